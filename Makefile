@@ -1,0 +1,46 @@
+# fastphx developer tasks. `make demo` and `make test` work on a fresh machine with
+# python3 (3.10+), pip, a C compiler, and (for the JS conformance tests) node + npm.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+JSDIR  := tests/conformance/js
+STAMP  := $(VENV)/.fastphx-installed
+
+.PHONY: demo test test-fast lint typecheck bench fuzz js clean dist
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The extension is mandatory here: a failed Cython build fails the install loudly.
+$(STAMP): $(BIN)/python pyproject.toml setup.py src/fastphx/_codec.pyx
+	FASTPHX_BUILD_EXTENSION=yes $(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "import fastphx.codec as c; assert c.IMPLEMENTATION == 'c', 'extension not built'"
+	touch $(STAMP)
+
+$(JSDIR)/node_modules/.package-lock.json: $(JSDIR)/package.json $(JSDIR)/package-lock.json
+	cd $(JSDIR) && npm ci --no-audit --no-fund --loglevel=error
+
+js: $(JSDIR)/node_modules/.package-lock.json
+
+# The main job: a local Phoenix-protocol server, a client streaming from it, the rate.
+demo: $(STAMP)
+	$(BIN)/fastphx demo
+
+# The whole test suite: both codec builds, loopback integration, the official JS client.
+test: $(STAMP) js
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+	FASTPHX_NO_EXTENSIONS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not conformance and not fuzz" tests/integration
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -x -m "not conformance and not fuzz"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-only
+
+clean:
+	rm -rf build dist *.egg-info src/*.egg-info src/fastphx/_codec.c src/fastphx/_codec*.so

@@ -1,0 +1,50 @@
+"""fastphx: a fast, dependable asyncio client for Phoenix Channels (V2 wire format)."""
+
+from __future__ import annotations
+
+from ._types import RawJSON, Reply
+from ._version import __version__
+from .codec import IMPLEMENTATION, Frame, decode, decode_binary, encode, encode_binary, parse_reply
+from .errors import (
+    AuthError,
+    ChannelClosedError,
+    ChannelError,
+    ClientClosedError,
+    ConnectError,
+    ConnectionLostError,
+    ConnectTimeout,
+    FastphxError,
+    FastphxTimeout,
+    FrameDecodeError,
+    JoinTimeout,
+    LocalProtocolError,
+    NotJoinedError,
+    PushTimeout,
+)
+
+__all__ = [
+    "IMPLEMENTATION",
+    "AuthError",
+    "ChannelClosedError",
+    "ChannelError",
+    "ClientClosedError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLostError",
+    "FastphxError",
+    "FastphxTimeout",
+    "Frame",
+    "FrameDecodeError",
+    "JoinTimeout",
+    "LocalProtocolError",
+    "NotJoinedError",
+    "PushTimeout",
+    "RawJSON",
+    "Reply",
+    "__version__",
+    "decode",
+    "decode_binary",
+    "encode",
+    "encode_binary",
+    "parse_reply",
+]

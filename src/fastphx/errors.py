@@ -1,0 +1,181 @@
+"""The fastphx exception hierarchy.
+
+Every error fastphx raises derives from :class:`FastphxError`; timeouts also derive
+from the builtin :class:`TimeoutError`, decode errors from :class:`ValueError`::
+
+    FastphxError
+    ├── FrameDecodeError (ValueError)        a frame from the peer is malformed
+    ├── LocalProtocolError                   the API was misused (e.g. push to an unjoined topic)
+    │   └── NotJoinedError
+    ├── ConnectError (ConnectionError)       the socket could not be opened
+    │   └── AuthError                        the server refused the connect params (HTTP 403)
+    ├── ConnectionLostError (ConnectionError) the socket dropped while a push waited
+    ├── ClientClosedError                    close() was called (or the client is terminal)
+    ├── FastphxTimeout (TimeoutError)
+    │   ├── ConnectTimeout
+    │   ├── JoinTimeout
+    │   └── PushTimeout
+    ├── ChannelError                         a phx_reply with status "error"
+    └── ChannelClosedError                   the server closed the topic (phx_close)
+
+Exceptions carry data (topic, event, ref, code, response) and render it in ``str()``.
+No exception message ever contains an API key or token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "FastphxError",
+    "FrameDecodeError",
+    "LocalProtocolError",
+    "NotJoinedError",
+    "ConnectError",
+    "AuthError",
+    "ConnectionLostError",
+    "ClientClosedError",
+    "FastphxTimeout",
+    "ConnectTimeout",
+    "JoinTimeout",
+    "PushTimeout",
+    "ChannelError",
+    "ChannelClosedError",
+]
+
+
+class FastphxError(Exception):
+    """Base class of every error raised by fastphx."""
+
+
+class FrameDecodeError(FastphxError, ValueError):
+    """A frame could not be decoded; ``reason`` says why, ``offset`` says where (byte index)."""
+
+    def __init__(self, reason: str, offset: int | None = None) -> None:
+        self.reason = reason
+        self.offset = offset
+        super().__init__(reason, offset)
+
+    def __str__(self) -> str:
+        if self.offset is None:
+            return self.reason
+        return f"{self.reason} at byte {self.offset}"
+
+
+class LocalProtocolError(FastphxError):
+    """The caller misused the API (the peer did nothing wrong)."""
+
+
+class NotJoinedError(LocalProtocolError):
+    """A push or leave named a topic that is not joined."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(topic)
+
+    def __str__(self) -> str:
+        return f"topic {self.topic!r} is not joined"
+
+
+class ConnectError(FastphxError, ConnectionError):
+    """The WebSocket could not be opened (unreachable host, TLS failure, bad handshake)."""
+
+
+class AuthError(ConnectError):
+    """The server refused the connect params or token (HTTP 403 on the upgrade)."""
+
+    def __init__(self, message: str = "connection refused by the server (HTTP 403)", status: int = 403) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ConnectionLostError(FastphxError, ConnectionError):
+    """The socket dropped while a push or join was waiting for its reply."""
+
+
+class ClientClosedError(FastphxError):
+    """The client was closed; pending and new operations fail with this."""
+
+
+class FastphxTimeout(FastphxError, TimeoutError):
+    """Base of every fastphx timeout."""
+
+
+class ConnectTimeout(FastphxTimeout):
+    """The WebSocket handshake did not complete in time."""
+
+
+class _RefTimeout(FastphxTimeout):
+    kind = "push"
+
+    def __init__(self, topic: str, event: str, ref: str | None, timeout: float) -> None:
+        self.topic = topic
+        self.event = event
+        self.ref = ref
+        self.timeout = timeout
+        super().__init__(topic, event, ref, timeout)
+
+    def __str__(self) -> str:
+        return (
+            f"no reply to {self.kind} {self.event!r} on {self.topic!r} "
+            f"(ref {self.ref}) within {self.timeout:g}s"
+        )
+
+
+class JoinTimeout(_RefTimeout):
+    """A join got no reply in time."""
+
+    kind = "join"
+
+
+class PushTimeout(_RefTimeout):
+    """A push got no reply in time."""
+
+
+class ChannelError(FastphxError):
+    """A ``phx_reply`` with status ``error``.
+
+    ``code`` is a :class:`fastphx.ChannelErrorCode` when the server sent a known code,
+    the raw string for an unknown code, or ``None``; ``message`` is the server's detail;
+    ``response`` is the whole decoded response.
+    """
+
+    def __init__(
+        self,
+        code: Any,
+        message: str = "",
+        *,
+        response: Any = None,
+        topic: str = "",
+        event: str = "",
+        ref: str | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.response = response
+        self.topic = topic
+        self.event = event
+        self.ref = ref
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        code = getattr(self.code, "value", self.code)
+        where = f" ({self.event!r} on {self.topic!r})" if self.topic else ""
+        text = f"channel error {code}" if code is not None else "channel error"
+        if self.message:
+            text += f": {self.message}"
+        elif self.code is None and self.response is not None:
+            text += f": {self.response!r}"
+        return text + where
+
+
+class ChannelClosedError(FastphxError):
+    """The server closed a topic (``phx_close``) or a leave ended it."""
+
+    def __init__(self, topic: str, reason: str = "closed") -> None:
+        self.topic = topic
+        self.reason = reason
+        super().__init__(topic, reason)
+
+    def __str__(self) -> str:
+        return f"topic {self.topic!r} {self.reason}"
