@@ -1,0 +1,157 @@
+"""End-to-end throughput benchmark: server push -> loopback -> client delivery.
+
+``python bench/e2e.py [--count 200000] [--repeat 3] [--server testing|raw]``
+
+A blast server runs in its own process (``bench/e2e_server.py``) and writes N pre-encoded
+~100-byte pushes over loopback. Each client variant runs in its own fresh process
+(``bench/e2e_client.py``) so its rate and CPU time (``time.process_time``) are its own. The
+variants alternate within each repeat, and the best run of each is reported, as a markdown
+table with the ratio to the bare aiohttp receive loop (the floor):
+
+- bare aiohttp loop (``async for msg in ws``, counting messages)
+- fastphx, lazy payloads (every push through ``client.pushes()``, payload never read)
+- fastphx, ``eager_payloads=True``, every ``push.payload`` read
+- fastphx, pure-Python codec (``FASTPHX_NO_EXTENSIONS=1``), lazy payloads, for information
+
+Targets: fastphx >= 0.75x the bare loop with lazy payloads, >= 0.6x with every payload read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["VARIANTS", "Variant", "main", "render_table", "run_variant"]
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One client variant: its label, the e2e_client mode, extra environment, target ratio."""
+
+    key: str
+    label: str
+    mode: str
+    env: dict[str, str] = field(default_factory=dict)
+    target: float | None = None
+    needs_fastphx: bool = True
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("bare", "bare aiohttp loop (floor)", "bare", needs_fastphx=False),
+    Variant("lazy", "fastphx, lazy payloads", "lazy", target=0.75),
+    Variant("eager", "fastphx, eager, every payload read", "eager", target=0.6),
+    Variant("py", "fastphx, pure-Python codec, lazy", "lazy", {"FASTPHX_NO_EXTENSIONS": "1"}),
+    Variant("bare_str", "bare aiohttp loop, decode_text=True", "bare_str", needs_fastphx=False),
+)
+
+
+def start_server(impl: str) -> tuple[subprocess.Popen[str], str]:
+    """Start the blast server process; return it and the URL it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "e2e_server.py"), "--impl", impl],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("ws://"):
+        proc.kill()
+        raise SystemExit(f"blast server did not start (printed {url!r})")
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    """Stop the blast server: close its stdin, then wait (kill after 10 s)."""
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_variant(variant: Variant, url: str, count: int) -> dict[str, float] | None:
+    """Run one variant in a fresh process; return its result, or None if it failed."""
+    env = {**os.environ, **variant.env}
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "e2e_client.py"), variant.mode, url, str(count)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"  {variant.key}: failed: {tail}", file=sys.stderr)
+        return None
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def fastphx_client_available() -> bool:
+    """Return True when ``fastphx.Client`` imports (the client may not be built yet)."""
+    probe = "import fastphx; fastphx.Client"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def render_table(best: dict[str, dict[str, float]], variants: tuple[Variant, ...],
+                 count: int) -> str:
+    """Return the markdown table of the best results, with ratios to the bare loop."""
+    floor = best.get("bare", {}).get("rate")
+    lines = [
+        f"| client ({count:,} pushes, ~100 B payload) | msgs/s | vs bare loop | "
+        "client CPU s | CPU µs/msg | target |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for v in variants:
+        r = best.get(v.key)
+        if r is None:
+            continue
+        ratio = r["rate"] / floor if floor else float("nan")
+        target = "" if v.target is None else (
+            f">= {v.target}x {'met' if ratio >= v.target else 'MISSED'}")
+        lines.append(
+            f"| {v.label} | {r['rate']:,.0f} | {ratio:.2f}x | {r['cpu']:.2f} | "
+            f"{r['cpu'] / count * 1e6:.2f} | {target} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the markdown table; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--server", choices=("testing", "raw"), default="testing")
+    parser.add_argument("--variants", default="bare,lazy,eager,py",
+                        help="comma-separated keys among " + ",".join(v.key for v in VARIANTS))
+    args = parser.parse_args(argv)
+    keys = args.variants.split(",")
+    variants = tuple(v for v in VARIANTS if v.key in keys)
+    if not fastphx_client_available():
+        print("fastphx.Client not importable: measuring the bare loops only", file=sys.stderr)
+        variants = tuple(v for v in variants if not v.needs_fastphx)
+    proc, url = start_server(args.server)
+    best: dict[str, dict[str, float]] = {}
+    try:
+        for i in range(args.repeat):
+            for v in variants:
+                r = run_variant(v, url, args.count)
+                if r is None:
+                    continue
+                print(f"  run {i + 1} {v.key}: {r['rate']:,.0f} msgs/s, cpu {r['cpu']:.2f} s",
+                      file=sys.stderr)
+                if v.key not in best or r["rate"] > best[v.key]["rate"]:
+                    best[v.key] = r
+    finally:
+        stop_server(proc)
+    print(f"server: {args.server}, best of {args.repeat}, python {sys.version.split()[0]}")
+    print(render_table(best, variants, args.count))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""One measured client run of the end-to-end benchmark, in its own process.
+
+``python bench/e2e_client.py MODE URL COUNT`` joins a fresh ``room:bench:*`` topic, asks the
+server to blast COUNT pushes, receives them all, and prints one JSON line:
+``{"mode", "count", "seconds", "cpu", "rate", "impl"}``. ``seconds`` and ``cpu`` (the
+client process's ``time.process_time``) run from the ``blast`` push to the last push.
+
+Modes:
+- ``bare``: aiohttp's own receive loop (``async for msg in ws``), counting messages, with
+  ``decode_text=False`` like fastphx (text frames stay bytes): the floor.
+- ``bare_str``: the same loop with aiohttp's default ``decode_text=True`` (str messages).
+- ``lazy``: ``fastphx.Client``, every push through ``client.pushes()``, payloads unread.
+- ``eager``: ``fastphx.Client(eager_payloads=True)``, reading every ``push.payload``.
+Run ``lazy`` with ``FASTPHX_NO_EXTENSIONS=1`` in the environment for the pure-Python codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+
+__all__ = ["main", "run_bare", "run_fastphx"]
+
+_TIMEOUT = 120.0
+
+
+async def run_bare(url: str, count: int, topic: str, *, decode_text: bool) -> tuple[float, float]:
+    """Receive ``count`` blasted pushes with a bare aiohttp loop; return (seconds, cpu)."""
+    sep = "&" if "?" in url else "?"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url + sep + "vsn=2.0.0", decode_text=decode_text) as ws,
+    ):
+        await ws.send_str(orjson.dumps(["1", "1", topic, "phx_join", {}]).decode())
+        await ws.receive(timeout=_TIMEOUT)  # the join reply
+        t0, c0 = time.perf_counter(), time.process_time()
+        await ws.send_str(orjson.dumps(["1", "2", topic, "blast", {"count": count}]).decode())
+        expected = count + 1  # the blast's reply plus every push
+        received = 0
+        async for msg in ws:
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                received += 1
+                if received == expected:
+                    break
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if received != expected:
+        raise SystemExit(f"bare loop: got {received} of {expected} messages")
+    return seconds, cpu
+
+
+async def run_fastphx(url: str, count: int, topic: str, *, eager: bool) -> tuple[float, float]:
+    """Receive ``count`` blasted pushes via ``fastphx.Client.pushes()``; return (seconds, cpu)."""
+    import fastphx
+
+    client_cls: Any = fastphx.Client  # type: ignore[attr-defined]
+    async with client_cls(url, topic=topic, eager_payloads=eager) as client:
+        t0, c0 = time.perf_counter(), time.process_time()
+        # Push concurrently: with overflow="block" a full buffer would otherwise stall the reader.
+        reply_task = asyncio.ensure_future(client.push(topic, "blast", {"count": count}))
+        received = 0
+        async for push in client.pushes():
+            if push.event == "stream":
+                if eager:
+                    push.payload  # noqa: B018  (reading it is what is measured)
+                received += 1
+                if received == count:
+                    break
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        await reply_task
+    return seconds, cpu
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one mode and print its JSON result line."""
+    mode, url, count_text = (argv if argv is not None else sys.argv[1:])[:3]
+    count = int(count_text)
+    topic = f"room:bench:{os.getpid()}"
+    if mode in ("bare", "bare_str"):
+        coro = run_bare(url, count, topic, decode_text=(mode == "bare_str"))
+    elif mode in ("lazy", "eager"):
+        coro = run_fastphx(url, count, topic, eager=(mode == "eager"))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    seconds, cpu = asyncio.run(asyncio.wait_for(coro, _TIMEOUT))
+    impl = "-"
+    if mode in ("lazy", "eager"):
+        import fastphx
+
+        impl = fastphx.IMPLEMENTATION
+    result = {"mode": mode, "count": count, "seconds": seconds, "cpu": cpu,
+              "rate": count / seconds, "impl": impl}
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Blast server for the end-to-end benchmark, run in its own process by ``bench/e2e.py``.
+
+``python bench/e2e_server.py [--impl testing|raw] [--port 0]`` prints the socket URL on
+stdout, then serves until stdin closes (the parent's exit) or SIGTERM.
+
+Both implementations answer ``phx_join`` and ``heartbeat`` with an ok reply, and answer a
+``blast`` push ``{"count": N}`` with an ok reply followed by N identical pre-encoded pushes
+(event ``stream``, a ~100-byte payload) to the pushing connection:
+
+- ``testing``: ``fastphx.testing.PhoenixTestServer`` and its ``server.blast`` (the default).
+- ``raw``: a minimal aiohttp server that writes pre-built WebSocket frames straight to the
+  transport in large batches; it needs nothing from fastphx, so it also serves as a check
+  that the test server's blast is not the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+__all__ = ["BLAST_PAYLOAD", "main"]
+
+#: The payload of every blasted push: a small realistic event object of about 100 bytes.
+BLAST_PAYLOAD: dict[str, Any] = {
+    "id": "evt_01HZX3K9Q7",
+    "kind": "item.updated",
+    "ts": 1764340000.125,
+    "item": {"id": 4242, "state": "open", "tags": ["a", "b"]},
+    "seq": 1,
+}
+
+_BATCH = 512  # frames per transport write
+_HIGH_WATER = 1 << 20  # bytes buffered in the transport before waiting for a drain
+
+
+def _ws_frame(text: bytes) -> bytes:
+    """Return one unmasked server-to-client TEXT frame (FIN set) holding ``text``."""
+    size = len(text)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + text
+
+
+async def _raw_blast(ws: web.WebSocketResponse, join_ref: Any, topic: str, count: int) -> None:
+    """Write ``count`` pre-encoded pushes to ``ws`` in batches, waiting for drains."""
+    text = orjson.dumps([join_ref, None, topic, "stream", BLAST_PAYLOAD])
+    frame = _ws_frame(text)
+    writer: Any = ws._writer  # the bench reaches under aiohttp to write batches directly
+    transport = writer.transport
+    protocol = writer.protocol
+    batch = frame * _BATCH
+    sent = 0
+    while sent < count and not transport.is_closing():
+        n = min(_BATCH, count - sent)
+        transport.write(batch if n == _BATCH else frame * n)
+        sent += n
+        if transport.get_write_buffer_size() > _HIGH_WATER:
+            await protocol._drain_helper()
+
+
+async def _raw_handler(request: web.Request) -> web.WebSocketResponse:
+    """Serve one raw-protocol socket: joins, heartbeats and blasts."""
+    ws = web.WebSocketResponse(compress=False, max_msg_size=0)
+    await ws.prepare(request)
+    tasks: set[asyncio.Task[None]] = set()
+    async for msg in ws:
+        if msg.type is not WSMsgType.TEXT:
+            continue
+        join_ref, ref, topic, event, payload = orjson.loads(msg.data)
+        reply = {"status": "ok", "response": {}}
+        await ws.send_str(orjson.dumps([join_ref, ref, topic, "phx_reply", reply]).decode())
+        if event == "blast":
+            task = asyncio.create_task(_raw_blast(ws, join_ref, topic, int(payload["count"])))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+    return ws
+
+
+async def _serve_raw(port: int) -> tuple[str, Any]:
+    """Start the raw server; return its URL and a stop coroutine function."""
+    app = web.Application()
+    app.router.add_get("/socket/websocket", _raw_handler)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    return f"ws://127.0.0.1:{bound}/socket/websocket", runner.cleanup
+
+
+async def _serve_testing(port: int) -> tuple[str, Any]:
+    """Start a ``fastphx.testing.PhoenixTestServer`` with a ``blast`` handler."""
+    from fastphx.testing import PhoenixTestServer
+
+    server = PhoenixTestServer(port=port)
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def blast(ctx: Any, payload: Any) -> Any:
+        count = int(payload["count"])
+        task = asyncio.get_running_loop().create_task(
+            server.blast(ctx.topic, "stream", BLAST_PAYLOAD, count, join_ref=ctx.join_ref)
+        )
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return {"count": count}
+
+    server.add_channel("room:*", join=lambda ctx, params: {}, handlers={"blast": blast})
+    await server.start()
+    return server.url, server.stop
+
+
+async def _run(impl: str, port: int) -> None:
+    """Serve until stdin reaches EOF or SIGTERM/SIGINT arrives."""
+    start = _serve_raw if impl == "raw" else _serve_testing
+    url, stop = await start(port)
+    print(url, flush=True)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    loop.add_reader(sys.stdin.fileno(), lambda: done.set() if not sys.stdin.read(1) else None)
+    await done.wait()
+    await stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the arguments and serve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--impl", choices=("testing", "raw"), default="testing")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    asyncio.run(_run(args.impl, args.port))
+
+
+if __name__ == "__main__":
+    main()
