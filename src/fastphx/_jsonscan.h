@@ -1,0 +1,381 @@
+/* Structural JSON scanner for fastphx._codec: validates without creating objects.
+ *
+ * Accepts exactly what orjson.loads accepts for one JSON value (checked by tests against
+ * orjson itself): RFC 8259 grammar, strings that are valid UTF-8 with no raw control
+ * characters and no lone surrogate escapes, numbers whose double value is finite
+ * (orjson rejects 1e400 and 400-digit integers as "number is infinity"), nesting depth
+ * at most 1024 (orjson's own limit), duplicate keys allowed.
+ *
+ * Every read is bounds-checked against `end` (the extension is compiled with Cython's
+ * boundscheck off, so this file carries the whole burden). Errors set fpx_err.reason to a
+ * static English phrase and fpx_err.at to the offending byte.
+ */
+#ifndef FASTPHX_JSONSCAN_H
+#define FASTPHX_JSONSCAN_H
+
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FPX_MAX_DEPTH 1024
+
+typedef unsigned char fpx_u8;
+
+typedef struct {
+    const char *reason;
+    const fpx_u8 *at;
+} fpx_err;
+
+#define FPX_ONES 0x0101010101010101ULL
+#define FPX_HIGHS 0x8080808080808080ULL
+
+static inline const fpx_u8 *fpx_skip_ws(const fpx_u8 *p, const fpx_u8 *end) {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    return p;
+}
+
+static inline const fpx_u8 *fpx_fail(fpx_err *e, const char *reason, const fpx_u8 *at) {
+    e->reason = reason;
+    e->at = at;
+    return NULL;
+}
+
+static inline int fpx_hex(fpx_u8 c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Reads 4 hex digits at p (caller guarantees p + 4 <= end); -1 if not hex. */
+static inline long fpx_hex4(const fpx_u8 *p) {
+    int a = fpx_hex(p[0]), b = fpx_hex(p[1]), c = fpx_hex(p[2]), d = fpx_hex(p[3]);
+    if ((a | b | c | d) < 0) return -1;
+    return ((long)a << 12) | ((long)b << 8) | ((long)c << 4) | (long)d;
+}
+
+/* Parses one escape at p (p[0] == '\\'). Returns the byte after it, or NULL. When cp is not
+ * NULL it receives the code point (surrogate pairs combined). */
+static inline const fpx_u8 *fpx_escape(const fpx_u8 *p, const fpx_u8 *end, long *cp, fpx_err *e) {
+    long c, lo;
+    if (end - p < 2) return fpx_fail(e, "unexpected end of frame", end);
+    switch (p[1]) {
+    case '"': c = '"'; break;
+    case '\\': c = '\\'; break;
+    case '/': c = '/'; break;
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'u':
+        if (end - p < 6) return fpx_fail(e, "unexpected end of frame", end);
+        c = fpx_hex4(p + 2);
+        if (c < 0) return fpx_fail(e, "invalid escape", p);
+        if (c >= 0xDC00 && c <= 0xDFFF) return fpx_fail(e, "lone surrogate escape", p);
+        if (c >= 0xD800 && c <= 0xDBFF) {
+            if (end - p < 12) return fpx_fail(e, "lone surrogate escape", p);
+            if (p[6] != '\\' || p[7] != 'u') return fpx_fail(e, "lone surrogate escape", p);
+            lo = fpx_hex4(p + 8);
+            if (lo < 0xDC00 || lo > 0xDFFF) return fpx_fail(e, "lone surrogate escape", p);
+            if (cp) *cp = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+            return p + 12;
+        }
+        if (cp) *cp = c;
+        return p + 6;
+    default:
+        return fpx_fail(e, "invalid escape", p);
+    }
+    if (cp) *cp = c;
+    return p + 2;
+}
+
+/* Validates one UTF-8 sequence whose lead byte (>= 0x80) is at p; returns the next byte. */
+static inline const fpx_u8 *fpx_utf8(const fpx_u8 *p, const fpx_u8 *end, fpx_err *e) {
+    fpx_u8 c = p[0];
+    Py_ssize_t left = end - p;
+    if (c >= 0xC2 && c <= 0xDF) {
+        if (left >= 2 && (p[1] & 0xC0) == 0x80) return p + 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        fpx_u8 lo = 0x80, hi = 0xBF;
+        if (c == 0xE0) lo = 0xA0;
+        else if (c == 0xED) hi = 0x9F;
+        if (left >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80) return p + 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        fpx_u8 lo = 0x80, hi = 0xBF;
+        if (c == 0xF0) lo = 0x90;
+        else if (c == 0xF4) hi = 0x8F;
+        if (left >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80
+                && (p[3] & 0xC0) == 0x80)
+            return p + 4;
+    }
+    return fpx_fail(e, "invalid UTF-8", p);
+}
+
+/* Scans a JSON string body; p is just after the opening quote. Returns a pointer to the
+ * closing quote, or NULL. *flags gets bit 1 for "has escapes", bit 2 for "has non-ASCII". */
+static inline const fpx_u8 *fpx_scan_string(const fpx_u8 *p, const fpx_u8 *end, int *flags,
+                                            fpx_err *e) {
+    int fl = 0;
+    for (;;) {
+        /* 8 bytes at a time while none is a quote, a backslash, a control or non-ASCII. */
+        while (end - p >= 8) {
+            uint64_t v, q, b, ctl;
+            memcpy(&v, p, 8);
+            q = v ^ (FPX_ONES * '"');
+            b = v ^ (FPX_ONES * '\\');
+            ctl = (v - FPX_ONES * 0x20) & ~v;
+            q = (q - FPX_ONES) & ~q;
+            b = (b - FPX_ONES) & ~b;
+            if ((v | ctl | q | b) & FPX_HIGHS) break;
+            p += 8;
+        }
+        if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+        fpx_u8 c = *p;
+        if (c == '"') {
+            *flags = fl;
+            return p;
+        }
+        if (c == '\\') {
+            p = fpx_escape(p, end, NULL, e);
+            if (!p) return NULL;
+            fl |= 1;
+        } else if (c < 0x20) {
+            return fpx_fail(e, "control character in string", p);
+        } else if (c < 0x80) {
+            p++;
+        } else {
+            p = fpx_utf8(p, end, e);
+            if (!p) return NULL;
+            fl |= 2;
+        }
+    }
+}
+
+/* Decodes a validated string body [p, q) that has escapes into UTF-8 at out (which has room
+ * for q - p bytes: no escape expands). Returns the number of bytes written. */
+static Py_ssize_t fpx_unescape(const fpx_u8 *p, const fpx_u8 *q, char *out) {
+    char *o = out;
+    fpx_err e;
+    while (p < q) {
+        if (*p != '\\') {
+            *o++ = (char)*p++;
+            continue;
+        }
+        long cp = 0;
+        const fpx_u8 *n = fpx_escape(p, q, &cp, &e);
+        if (!n) return -1; /* cannot happen after fpx_scan_string */
+        p = n;
+        if (cp < 0x80) {
+            *o++ = (char)cp;
+        } else if (cp < 0x800) {
+            *o++ = (char)(0xC0 | (cp >> 6));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            *o++ = (char)(0xE0 | (cp >> 12));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        } else {
+            *o++ = (char)(0xF0 | (cp >> 18));
+            *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    return o - out;
+}
+
+/* Exact overflow test for a number token whose decimal magnitude is 10^308: orjson parses it
+ * as a correctly rounded double and rejects infinity, and so does PyOS_string_to_double. */
+static int fpx_number_is_inf(const fpx_u8 *start, const fpx_u8 *stop) {
+    Py_ssize_t n = stop - start;
+    char small[64];
+    char *buf = n < 64 ? small : (char *)PyMem_Malloc((size_t)n + 1);
+    double d;
+    if (!buf) {
+        PyErr_Clear();
+        return 1;
+    }
+    memcpy(buf, start, (size_t)n);
+    buf[n] = 0;
+    d = PyOS_string_to_double(buf, NULL, NULL);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        d = Py_HUGE_VAL;
+    }
+    if (buf != small) PyMem_Free(buf);
+    return Py_IS_INFINITY(d);
+}
+
+#define FPX_IS_DIGIT(c) ((fpx_u8)((c) - '0') < 10)
+
+/* Scans a JSON number at p (p < end, *p is '-' or a digit). Returns the byte after it. */
+static inline const fpx_u8 *fpx_scan_number(const fpx_u8 *p, const fpx_u8 *end, fpx_err *e) {
+    const fpx_u8 *start = p, *d;
+    Py_ssize_t int_digits, lead_frac_zeros = 0;
+    int nonzero = 0, simple = 1;
+    long long exp = 0, mag;
+    if (*p == '-') {
+        p++;
+        if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+    }
+    d = p;
+    if (*p == '0') {
+        p++;
+    } else if (FPX_IS_DIGIT(*p)) {
+        nonzero = 1;
+        p++;
+        while (p < end && FPX_IS_DIGIT(*p)) p++;
+    } else {
+        return fpx_fail(e, "invalid number", p);
+    }
+    int_digits = p - d;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+        if (!FPX_IS_DIGIT(*p)) return fpx_fail(e, "invalid number", p);
+        simple = 0;
+        d = p;
+        while (p < end && *p == '0') p++;
+        lead_frac_zeros = p - d;
+        while (p < end && FPX_IS_DIGIT(*p)) {
+            nonzero = 1;
+            p++;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int neg = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            neg = *p == '-';
+            p++;
+        }
+        if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+        if (!FPX_IS_DIGIT(*p)) return fpx_fail(e, "invalid number", p);
+        simple = 0;
+        while (p < end && FPX_IS_DIGIT(*p)) {
+            if (exp < 100000000LL) exp = exp * 10 + (*p - '0');
+            p++;
+        }
+        if (neg) exp = -exp;
+    }
+    if (!nonzero || (simple && int_digits <= 308)) return p;
+    /* decimal magnitude: value lies in [10^mag, 10^(mag+1)) */
+    if (start[start[0] == '-'] != '0')
+        mag = (long long)int_digits - 1 + exp;
+    else
+        mag = -(long long)lead_frac_zeros - 1 + exp;
+    if (mag < 308) return p;
+    if (mag > 308 || fpx_number_is_inf(start, p))
+        return fpx_fail(e, "number is infinity when parsed as double", start);
+    return p;
+}
+
+static inline const fpx_u8 *fpx_literal(const fpx_u8 *p, const fpx_u8 *end, const char *lit,
+                                        Py_ssize_t n, fpx_err *e) {
+    if (end - p < n) {
+        if (memcmp(p, lit, (size_t)(end - p)) == 0)
+            return fpx_fail(e, "unexpected end of frame", end);
+        return fpx_fail(e, "invalid JSON in payload", p);
+    }
+    if (memcmp(p, lit, (size_t)n) != 0) return fpx_fail(e, "invalid JSON in payload", p);
+    return p + n;
+}
+
+/* Validates one JSON value starting at p (whitespace before it is skipped). Returns the byte
+ * after the value, or NULL. Iterative: nesting uses a bit stack, not the C stack. */
+static const fpx_u8 *fpx_scan_value(const fpx_u8 *p, const fpx_u8 *end, fpx_err *e) {
+    unsigned char is_obj[FPX_MAX_DEPTH + 1];
+    int depth = 0, fl;
+value:
+    p = fpx_skip_ws(p, end);
+    if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+    switch (*p) {
+    case '"':
+        p = fpx_scan_string(p + 1, end, &fl, e);
+        if (!p) return NULL;
+        p++;
+        goto after;
+    case '{':
+        if (depth >= FPX_MAX_DEPTH) return fpx_fail(e, "nesting too deep", p);
+        is_obj[depth++] = 1;
+        p = fpx_skip_ws(p + 1, end);
+        if (p < end && *p == '}') {
+            depth--;
+            p++;
+            goto after;
+        }
+        goto key;
+    case '[':
+        if (depth >= FPX_MAX_DEPTH) return fpx_fail(e, "nesting too deep", p);
+        is_obj[depth++] = 0;
+        p = fpx_skip_ws(p + 1, end);
+        if (p < end && *p == ']') {
+            depth--;
+            p++;
+            goto after;
+        }
+        goto value;
+    case 't':
+        p = fpx_literal(p, end, "true", 4, e);
+        break;
+    case 'f':
+        p = fpx_literal(p, end, "false", 5, e);
+        break;
+    case 'n':
+        p = fpx_literal(p, end, "null", 4, e);
+        break;
+    default:
+        if (*p == '-' || FPX_IS_DIGIT(*p)) {
+            p = fpx_scan_number(p, end, e);
+            break;
+        }
+        return fpx_fail(e, "invalid JSON in payload", p);
+    }
+    if (!p) return NULL;
+after:
+    if (depth == 0) return p;
+    p = fpx_skip_ws(p, end);
+    if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+    if (*p == ',') {
+        p++;
+        if (!is_obj[depth - 1]) goto value;
+        p = fpx_skip_ws(p, end);
+        goto key;
+    }
+    if (*p == (is_obj[depth - 1] ? '}' : ']')) {
+        depth--;
+        p++;
+        goto after;
+    }
+    return fpx_fail(e, "invalid JSON in payload", p);
+key:
+    if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+    if (*p != '"') return fpx_fail(e, "invalid JSON in payload", p);
+    p = fpx_scan_string(p + 1, end, &fl, e);
+    if (!p) return NULL;
+    p = fpx_skip_ws(p + 1, end);
+    if (p >= end) return fpx_fail(e, "unexpected end of frame", end);
+    if (*p != ':') return fpx_fail(e, "invalid JSON in payload", p);
+    p++;
+    goto value;
+}
+
+/* Cheap hash of a short byte string for the header-string cache (collisions only cost a
+ * miss: entries are verified with memcmp). */
+static inline uint64_t fpx_hash_short(const fpx_u8 *p, Py_ssize_t n) {
+    uint64_t a = 0, b = 0, h;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else {
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) a |= (uint64_t)p[i] << (8 * i);
+    }
+    h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (uint64_t)n;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    return h ^ (h >> 32);
+}
+
+#endif
