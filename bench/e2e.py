@@ -49,6 +49,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("eager", "fastphx, eager, every payload read", "eager", target=0.6),
     Variant("py", "fastphx, pure-Python codec, lazy", "lazy", {"FASTPHX_NO_EXTENSIONS": "1"}),
     Variant("bare_str", "bare aiohttp loop, decode_text=True", "bare_str", needs_fastphx=False),
+    Variant("scale", "phoenix-channels-python-client 0.4.1 (PyPI), once", "scale",
+            needs_fastphx=False),
 )
 
 
@@ -77,11 +79,16 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def run_variant(variant: Variant, url: str, count: int) -> dict[str, float] | None:
+def run_variant(variant: Variant, url: str, count: int,
+                python: str = sys.executable) -> dict[str, float] | None:
     """Run one variant in a fresh process; return its result, or None if it failed."""
     env = {**os.environ, **variant.env}
+    if variant.key == "scale":
+        argv = [python, str(HERE / "e2e_scale_client.py"), url, str(count)]
+    else:
+        argv = [python, str(HERE / "e2e_client.py"), variant.mode, url, str(count)]
     proc = subprocess.run(
-        [sys.executable, str(HERE / "e2e_client.py"), variant.mode, url, str(count)],
+        argv,
         env=env, capture_output=True, text=True, timeout=300,
     )
     if proc.returncode != 0:
@@ -120,6 +127,21 @@ def render_table(best: dict[str, dict[str, float]], variants: tuple[Variant, ...
     return "\n".join(lines)
 
 
+def run_scale(python: str, count: int, best: dict[str, dict[str, float]]) -> tuple[Variant, ...]:
+    """Run the PyPI client once against a raw server; record it in ``best``."""
+    variant = next(v for v in VARIANTS if v.key == "scale")
+    proc, url = start_server("raw")
+    try:
+        r = run_variant(variant, url, count, python)
+    finally:
+        stop_server(proc)
+    if r is None:
+        return ()
+    print(f"  scale: {r['rate']:,.0f} msgs/s, cpu {r['cpu']:.2f} s", file=sys.stderr)
+    best["scale"] = r
+    return (variant,)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the markdown table; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,9 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=("testing", "raw"), default="testing")
     parser.add_argument("--variants", default="bare,lazy,eager,py",
                         help="comma-separated keys among " + ",".join(v.key for v in VARIANTS))
+    parser.add_argument("--scale-python", metavar="PYTHON",
+                        help="an interpreter with phoenix-channels-python-client installed: "
+                             "also run that client once, against the raw server, for scale")
     args = parser.parse_args(argv)
     keys = args.variants.split(",")
-    variants = tuple(v for v in VARIANTS if v.key in keys)
+    variants = tuple(v for v in VARIANTS if v.key in keys and v.key != "scale")
     if not fastphx_client_available():
         print("fastphx.Client not importable: measuring the bare loops only", file=sys.stderr)
         variants = tuple(v for v in variants if not v.needs_fastphx)
@@ -148,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                     best[v.key] = r
     finally:
         stop_server(proc)
+    if args.scale_python:
+        variants += run_scale(args.scale_python, args.count, best)
     print(f"server: {args.server}, best of {args.repeat}, python {sys.version.split()[0]}")
     print(render_table(best, variants, args.count))
     return 0

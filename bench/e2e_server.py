@@ -5,7 +5,8 @@ stdout, then serves until stdin closes (the parent's exit) or SIGTERM.
 
 Both implementations answer ``phx_join`` and ``heartbeat`` with an ok reply, and answer a
 ``blast`` push ``{"count": N}`` with an ok reply followed by N identical pre-encoded pushes
-(event ``stream``, a ~100-byte payload) to the pushing connection:
+(event ``stream``, a ~100-byte payload) to the pushing connection. The raw server also
+blasts N pushes right after the join reply of a topic ``room:blast:N:<anything>``:
 
 - ``testing``: ``fastphx.testing.PhoenixTestServer`` and its ``server.blast`` (the default).
 - ``raw``: a minimal aiohttp server that writes pre-built WebSocket frames straight to the
@@ -68,6 +69,16 @@ async def _raw_blast(ws: web.WebSocketResponse, join_ref: Any, topic: str, count
             await protocol._drain_helper()
 
 
+def _blast_count(event: str, topic: str, payload: Any) -> int:
+    """Pushes to blast for this message: a ``blast`` push's count, or N from a join of
+    ``room:blast:N:*`` (for clients with no push API), else 0."""
+    if event == "blast":
+        return int(payload["count"])
+    if event == "phx_join" and topic.startswith("room:blast:"):
+        return int(topic.split(":")[2])
+    return 0
+
+
 async def _raw_handler(request: web.Request) -> web.WebSocketResponse:
     """Serve one raw-protocol socket: joins, heartbeats and blasts."""
     ws = web.WebSocketResponse(compress=False, max_msg_size=0)
@@ -79,8 +90,9 @@ async def _raw_handler(request: web.Request) -> web.WebSocketResponse:
         join_ref, ref, topic, event, payload = orjson.loads(msg.data)
         reply = {"status": "ok", "response": {}}
         await ws.send_str(orjson.dumps([join_ref, ref, topic, "phx_reply", reply]).decode())
-        if event == "blast":
-            task = asyncio.create_task(_raw_blast(ws, join_ref, topic, int(payload["count"])))
+        count = _blast_count(event, topic, payload)
+        if count:
+            task = asyncio.create_task(_raw_blast(ws, join_ref, topic, count))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     return ws
