@@ -48,6 +48,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("lazy", "fastphx, lazy payloads", "lazy", target=0.75),
     Variant("eager", "fastphx, eager, every payload read", "eager", target=0.6),
     Variant("py", "fastphx, pure-Python codec, lazy", "lazy", {"FASTPHX_NO_EXTENSIONS": "1"}),
+    Variant("bare_decode", "bare loop + fastphx.codec.decode (no delivery)", "bare_decode"),
     Variant("bare_str", "bare aiohttp loop, decode_text=True", "bare_str", needs_fastphx=False),
     Variant("scale", "phoenix-channels-python-client 0.4.1 (PyPI), once", "scale",
             needs_fastphx=False),
@@ -99,9 +100,9 @@ def run_variant(variant: Variant, url: str, count: int,
     return result
 
 
-def fastphx_client_available() -> bool:
-    """Return True when ``fastphx.Client`` imports (the client may not be built yet)."""
-    probe = "import fastphx; fastphx.Client"
+def fastphx_client_available(attr: str = "Client") -> bool:
+    """Return True when ``fastphx.<attr>`` imports (the client may not be built yet)."""
+    probe = f"import fastphx.codec; import fastphx; fastphx.{attr}"
     return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
 
 
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = tuple(v for v in VARIANTS if v.key in keys and v.key != "scale")
     if not fastphx_client_available():
         print("fastphx.Client not importable: measuring the bare loops only", file=sys.stderr)
-        variants = tuple(v for v in variants if not v.needs_fastphx)
+        variants = tuple(v for v in variants if not v.needs_fastphx or v.key == "bare_decode")
     proc, url = start_server(args.server)
     best: dict[str, dict[str, float]] = {}
     try:

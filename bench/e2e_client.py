@@ -9,6 +9,7 @@ Modes:
 - ``bare``: aiohttp's own receive loop (``async for msg in ws``), counting messages, with
   ``decode_text=False`` like fastphx (text frames stay bytes): the floor.
 - ``bare_str``: the same loop with aiohttp's default ``decode_text=True`` (str messages).
+- ``bare_decode``: ``bare`` plus ``fastphx.codec.decode`` of every message (no delivery).
 - ``lazy``: ``fastphx.Client``, every push through ``client.pushes()``, payloads unread.
 - ``eager``: ``fastphx.Client(eager_payloads=True)``, reading every ``push.payload``.
 Run ``lazy`` with ``FASTPHX_NO_EXTENSIONS=1`` in the environment for the pure-Python codec.
@@ -31,8 +32,12 @@ __all__ = ["main", "run_bare", "run_fastphx"]
 _TIMEOUT = 120.0
 
 
-async def run_bare(url: str, count: int, topic: str, *, decode_text: bool) -> tuple[float, float]:
-    """Receive ``count`` blasted pushes with a bare aiohttp loop; return (seconds, cpu)."""
+async def run_bare(url: str, count: int, topic: str, *, decode_text: bool,
+                   decode: Any = None) -> tuple[float, float]:
+    """Receive ``count`` blasted pushes with a bare aiohttp loop; return (seconds, cpu).
+
+    With ``decode`` (a codec's ``decode``), every message is also decoded to a frame.
+    """
     sep = "&" if "?" in url else "?"
     async with (
         aiohttp.ClientSession() as session,
@@ -46,6 +51,8 @@ async def run_bare(url: str, count: int, topic: str, *, decode_text: bool) -> tu
         received = 0
         async for msg in ws:
             if msg.type is aiohttp.WSMsgType.TEXT:
+                if decode is not None:
+                    decode(msg.data)
                 received += 1
                 if received == expected:
                     break
@@ -84,13 +91,17 @@ def main(argv: list[str] | None = None) -> None:
     topic = f"room:bench:{os.getpid()}"
     if mode in ("bare", "bare_str"):
         coro = run_bare(url, count, topic, decode_text=(mode == "bare_str"))
+    elif mode == "bare_decode":
+        from fastphx.codec import decode
+
+        coro = run_bare(url, count, topic, decode_text=False, decode=decode)
     elif mode in ("lazy", "eager"):
         coro = run_fastphx(url, count, topic, eager=(mode == "eager"))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     seconds, cpu = asyncio.run(asyncio.wait_for(coro, _TIMEOUT))
     impl = "-"
-    if mode in ("lazy", "eager"):
+    if mode in ("lazy", "eager", "bare_decode"):
         import fastphx
 
         impl = fastphx.IMPLEMENTATION
