@@ -1,0 +1,51 @@
+"""Shared fixtures: the ``codec`` fixture runs a test on both codec builds ("c" and "py").
+
+A missing C extension skips the "c" run with a reason, except under ``CI`` or
+``FASTPHX_REQUIRE_EXTENSION=1``, where it fails: CI must never silently skip the C build.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pytest
+
+CODEC_MODULES = {"c": "fastphx._codec", "py": "fastphx._codec_py"}
+
+
+def extension_required() -> bool:
+    """True when a missing C extension must fail the run instead of skipping."""
+    return bool(os.environ.get("CI")) or os.environ.get("FASTPHX_REQUIRE_EXTENSION") == "1"
+
+
+def load_codec(name: str) -> ModuleType:
+    """Imports one codec build by name ("c" or "py"); skips or fails if "c" is not built."""
+    try:
+        return importlib.import_module(CODEC_MODULES[name])
+    except ImportError as exc:
+        if name == "py":
+            raise
+        message = f"C extension fastphx._codec is not built ({exc}); run `make test`"
+        if extension_required():
+            pytest.fail(message + " [CI / FASTPHX_REQUIRE_EXTENSION forbid skipping]")
+        pytest.skip(message)
+
+
+@pytest.fixture(params=["c", "py"])
+def codec(request: pytest.FixtureRequest) -> ModuleType:
+    """The codec module under test: ``fastphx._codec`` ("c") or ``fastphx._codec_py`` ("py")."""
+    return load_codec(request.param)
+
+
+@pytest.fixture
+def codec_c() -> ModuleType:
+    """The C build (skipped or failed like the "c" run of ``codec`` when it is not built)."""
+    return load_codec("c")
+
+
+@pytest.fixture
+def codec_py() -> ModuleType:
+    """The pure-Python build."""
+    return load_codec("py")
