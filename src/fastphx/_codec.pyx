@@ -9,6 +9,7 @@ accepts exactly what ``orjson.loads`` accepts, without creating any Python objec
 ``Frame.payload`` parses it with orjson on first access.
 """
 
+cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
@@ -67,6 +68,10 @@ cdef object _RawJSON = RawJSON
 cdef object _Reply = Reply
 cdef object _FrameDecodeError = FrameDecodeError
 cdef object _UNSET = object()
+# _decode modes: validate the payload with the C scan (decode), or orjson.loads the payload
+# slice (decode_eager).
+DEF _VALIDATE = 0
+DEF _SLICE = 1
 cdef str _PHX_REPLY = "phx_reply"
 
 
@@ -74,6 +79,8 @@ cdef str _PHX_REPLY = "phx_reply"
 # Frame
 
 
+@cython.freelist(64)
+@cython.no_gc
 cdef class Frame:
     """One Phoenix V2 message: ``[join_ref, ref, topic, event, payload]``.
 
@@ -171,6 +178,15 @@ DEF _CACHE_MAX_LEN = 64
 cdef PyObject* _cache[_CACHE_SIZE]
 
 
+cdef inline bint _same(const fpx_u8* a, const fpx_u8* b, Py_ssize_t n):
+    # header strings are short: an inline loop beats a libc memcmp call
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
 cdef inline object _ascii_str(const fpx_u8* p, Py_ssize_t n, bint cached):
     cdef Py_ssize_t i
     cdef PyObject* hit
@@ -178,8 +194,8 @@ cdef inline object _ascii_str(const fpx_u8* p, Py_ssize_t n, bint cached):
         return PyUnicode_DecodeASCII(<const char*>p, n, NULL)
     i = <Py_ssize_t>(fpx_hash_short(p, n) & (_CACHE_SIZE - 1))
     hit = _cache[i]
-    if (hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n
-            and memcmp(PyUnicode_DATA(<object>hit), p, <size_t>n) == 0):
+    if hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n and _same(
+            <const fpx_u8*>PyUnicode_DATA(<object>hit), p, n):
         return <object>hit
     s = PyUnicode_DecodeASCII(<const char*>p, n, NULL)
     Py_INCREF(s)
@@ -285,7 +301,7 @@ cdef inline const fpx_u8* _rskip_ws(const fpx_u8* start, const fpx_u8* p):
     return p
 
 
-cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object data):
+cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, int mode, object data):
     """Scans one V2 text frame. One long function on purpose: it is the per-message hot path
     (bench/test_bench_codec.py); splitting it costs calls and re-checks per element."""
     cdef const fpx_u8* end = base + size
@@ -315,7 +331,7 @@ cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object d
         _raise("event must be a string", p - base)
     event = _json_string(p, end, base, &p, True)
     ps = _element_start(_separator(p, end, base, 4), end, base)
-    if eager:
+    if mode != _VALIDATE:
         # The frame is valid iff it ends with ']' (plus whitespace) and what stands between
         # the 4th comma and that ']' is one JSON value: orjson.loads of that slice decides.
         pe = _rskip_ws(ps, end)
@@ -349,7 +365,7 @@ cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object d
 cdef int _raise_like_decode(object data, object cause) except -1:
     """decode_eager's error path: the validating decoder names the reason and offset."""
     try:
-        _decode(data, False)
+        _decode(data, _VALIDATE)
     except FrameDecodeError as err:
         if cause is not None:
             raise err from cause
@@ -358,29 +374,29 @@ cdef int _raise_like_decode(object data, object cause) except -1:
     raise _FrameDecodeError("invalid JSON in payload", None) from cause
 
 
-cdef Frame _decode(object data, bint eager):
+cdef Frame _decode(object data, int mode):
     cdef Py_buffer view
     cdef Py_ssize_t n
     cdef const char* buf
     if PyBytes_Check(data):
         return _decode_buf(<const fpx_u8*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
-                           eager, data)
+                           mode, data)
     if PyUnicode_Check(data):
         try:
             buf = PyUnicode_AsUTF8AndSize(data, &n)
         except UnicodeEncodeError as exc:
             offset = len((<str>data)[:exc.start].encode("utf-8"))
             raise _FrameDecodeError("invalid UTF-8", offset) from exc
-        return _decode_buf(<const fpx_u8*>buf, n, eager, data)
+        return _decode_buf(<const fpx_u8*>buf, n, mode, data)
     if not (PyByteArray_Check(data) or PyMemoryView_Check(data)):
         raise TypeError(
             f"decode() expects bytes, bytearray, memoryview or str, not {type(data).__name__}")
     try:
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     except (BufferError, ValueError, TypeError):
-        return _decode(bytes(data), eager)  # a non-contiguous or non-byte memoryview
+        return _decode(bytes(data), mode)  # a non-contiguous or non-byte memoryview
     try:
-        return _decode_buf(<const fpx_u8*>view.buf, view.len, eager, data)
+        return _decode_buf(<const fpx_u8*>view.buf, view.len, mode, data)
     finally:
         PyBuffer_Release(&view)
 
@@ -392,7 +408,7 @@ def decode(data):
     creating payload objects. Raises FrameDecodeError for a malformed frame, TypeError for an
     input that is not bytes, bytearray, memoryview or str.
     """
-    return _decode(data, False)
+    return _decode(data, _VALIDATE)
 
 
 def decode_eager(data):
@@ -402,7 +418,15 @@ def decode_eager(data):
     validating scan plus a later parse. Raises FrameDecodeError (chained from orjson's error
     when orjson rejected the payload) or TypeError, like decode().
     """
-    return _decode(data, True)
+    # Strategy measured (best of 9 interleaved rounds, ns/op; bench/frames.py frames):
+    #                      orjson.loads(frame)  A: header scan +       B: orjson.loads(frame)
+    #                                           orjson.loads(slice)    + header type checks
+    #   small (53 B)              441                 512                    581
+    #   1 KB                     5238                5418                   5436
+    #   64 KB                  366572              369868                 383524
+    # A is never slower, so no size threshold: orjson.loads has a ~300 ns fixed cost that
+    # dominates small frames either way, and A needs no lazy raw_payload bookkeeping.
+    return _decode(data, _SLICE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,12 +540,6 @@ for _i, _c in ((8, b"b"), (12, b"f"), (10, b"n"), (13, b"r"), (9, b"t"), (34, b'
 cdef const char* _HEX = b"0123456789abcdef"
 
 
-cdef inline const char* _utf8_of(object s, Py_ssize_t* n, const char* what) except NULL:
-    if not PyUnicode_Check(s):
-        raise TypeError(f"{what.decode()} must be a str, not {type(s).__name__}")
-    return PyUnicode_AsUTF8AndSize(s, n)
-
-
 cdef inline Py_ssize_t _escaped_len(const fpx_u8* s, Py_ssize_t n):
     cdef Py_ssize_t i, extra = 0
     for i in range(n):
@@ -561,31 +579,52 @@ def encode(join_ref, ref, topic, event, payload):
 
     Byte-identical to the official JS client's ``JSON.stringify`` for the same values. The
     payload goes through ``orjson.dumps``, or is spliced verbatim when it is a RawJSON.
-    Raises TypeError for a wrong argument type or an unserialisable payload, ValueError
-    (UnicodeEncodeError) for a str holding a lone surrogate.
+    Raises TypeError for a wrong argument type, an unserialisable payload or a str holding a
+    lone surrogate (orjson's JSONEncodeError is a TypeError).
     """
+    if not (join_ref is None or PyUnicode_Check(join_ref)):
+        raise TypeError(f"join_ref must be a str or None, not {type(join_ref).__name__}")
+    if not (ref is None or PyUnicode_Check(ref)):
+        raise TypeError(f"ref must be a str or None, not {type(ref).__name__}")
+    if not PyUnicode_Check(topic):
+        raise TypeError(f"topic must be a str, not {type(topic).__name__}")
+    if not PyUnicode_Check(event):
+        raise TypeError(f"event must be a str, not {type(event).__name__}")
+    if type(payload) is _RawJSON or isinstance(payload, _RawJSON):
+        return _encode_raw(join_ref, ref, topic, event, payload)
+    # orjson escapes strings exactly like JSON.stringify (\b \f \n \r \t, \u00xx lowercase
+    # for other controls, non-ASCII raw UTF-8), so one orjson.dumps of a tuple is the
+    # fastest byte-identical encoding: no list, no second copy of the payload.
+    return _dumps((join_ref, ref, topic, event, payload))
+
+
+cdef bytes _encode_raw(object join_ref, object ref, object topic, object event, object raw):
+    """encode() with a RawJSON payload: header strings escaped here, the bytes spliced."""
     cdef Py_ssize_t njr = 0, nref = 0, ntop, nev, npl, ljr = 4, lref = 4, ltop, lev, total
     cdef const char* sjr = NULL
     cdef const char* sref = NULL
     cdef const char* stop
     cdef const char* sev
     cdef char* o
-    if join_ref is not None:
-        sjr = _utf8_of(join_ref, &njr, "join_ref")
+    body = raw.data
+    if not PyBytes_Check(body):
+        raise TypeError("RawJSON.data must be bytes")
+    try:
+        if join_ref is not None:
+            sjr = PyUnicode_AsUTF8AndSize(join_ref, &njr)
+        if ref is not None:
+            sref = PyUnicode_AsUTF8AndSize(ref, &nref)
+        stop = PyUnicode_AsUTF8AndSize(topic, &ntop)
+        sev = PyUnicode_AsUTF8AndSize(event, &nev)
+    except UnicodeEncodeError as exc:
+        # the same error type orjson.dumps raises on the dict-payload path
+        raise TypeError(f"str is not valid UTF-8: {exc.reason}") from exc
+    if sjr != NULL:
         ljr = _escaped_len(<const fpx_u8*>sjr, njr)
-    if ref is not None:
-        sref = _utf8_of(ref, &nref, "ref")
+    if sref != NULL:
         lref = _escaped_len(<const fpx_u8*>sref, nref)
-    stop = _utf8_of(topic, &ntop, "topic")
     ltop = _escaped_len(<const fpx_u8*>stop, ntop)
-    sev = _utf8_of(event, &nev, "event")
     lev = _escaped_len(<const fpx_u8*>sev, nev)
-    if type(payload) is _RawJSON or isinstance(payload, _RawJSON):
-        body = payload.data
-        if not PyBytes_Check(body):
-            raise TypeError("RawJSON.data must be bytes")
-    else:
-        body = _dumps(payload)
     npl = PyBytes_GET_SIZE(body)
     total = ljr + lref + ltop + lev + npl + 6
     out = PyBytes_FromStringAndSize(NULL, total)

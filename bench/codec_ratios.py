@@ -1,0 +1,124 @@
+"""Codec speed in one run: ns/op of fastphx decode/encode against orjson, json and msgspec.
+
+Run: ``.venv/bin/python bench/codec_ratios.py [--rounds N]``. Prints a markdown table of ns/op
+and the speed ratio against ``orjson.loads`` of the whole frame (decode) or
+``orjson.dumps([...])`` (encode); a ratio above 1 means faster than orjson. Candidates are
+timed in interleaved rounds and the best round is kept, so a busy machine slows them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import orjson
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from frames import SIZES, frame, payload  # noqa: E402
+
+from fastphx import _codec as codec_c  # noqa: E402
+from fastphx._types import RawJSON  # noqa: E402
+
+try:
+    from fastphx import _codec_py as codec_py
+except ImportError:  # the pure-Python twin is not written yet
+    codec_py = None
+
+
+class Envelope(msgspec.Struct, array_like=True):
+    """The strongest existing envelope decoder: a 5-field array, payload kept as raw JSON."""
+
+    join_ref: str | None
+    ref: str | None
+    topic: str
+    event: str
+    payload: msgspec.Raw
+
+
+Candidate = tuple[str, Callable[[], Any]]
+
+
+def decode_candidates(data: bytes) -> list[Candidate]:
+    """Decoders of one frame; the first entry is the baseline."""
+    msgspec_decode = msgspec.json.Decoder(Envelope).decode
+    out: list[Candidate] = [
+        ("orjson.loads(frame)", lambda: orjson.loads(data)),
+        ("fastphx c decode", lambda: codec_c.decode(data)),
+        ("fastphx c decode_eager", lambda: codec_c.decode_eager(data)),
+        ("msgspec Struct + Raw", lambda: msgspec_decode(data)),
+        ("json.loads(frame)", lambda: json.loads(data)),
+    ]
+    if codec_py is not None:
+        out.append(("fastphx py decode", lambda: codec_py.decode(data)))
+    return out
+
+
+def encode_candidates(size: str) -> list[Candidate]:
+    """Encoders of one push; the first entry is the baseline."""
+    body = payload(size)
+    raw = RawJSON(orjson.dumps(body))
+    out: list[Candidate] = [
+        ("orjson.dumps([...])", lambda: orjson.dumps(["3", "7", "room:lobby", "new_msg", body])),
+        ("fastphx c encode", lambda: codec_c.encode("3", "7", "room:lobby", "new_msg", body)),
+        ("fastphx c encode RawJSON",
+         lambda: codec_c.encode("3", "7", "room:lobby", "new_msg", raw)),
+        ("json.dumps([...])",
+         lambda: json.dumps(["3", "7", "room:lobby", "new_msg", body], separators=(",", ":"))),
+    ]
+    if codec_py is not None:
+        out.append(("fastphx py encode",
+                    lambda: codec_py.encode("3", "7", "room:lobby", "new_msg", body)))
+    return out
+
+
+def best_ns(candidates: list[Candidate], rounds: int, budget_s: float = 0.02) -> list[float]:
+    """Best ns/op of each candidate over interleaved rounds."""
+    numbers = []
+    for _, fn in candidates:
+        n, _t = timeit.Timer(fn).autorange()
+        t1 = timeit.Timer(fn).timeit(n) / n
+        numbers.append(max(1, int(budget_s / max(t1, 1e-9))))
+    best = [float("inf")] * len(candidates)
+    for _ in range(rounds):
+        for i, (_, fn) in enumerate(candidates):
+            t = timeit.Timer(fn).timeit(numbers[i]) / numbers[i]
+            best[i] = min(best[i], t)
+    # subtract the cost of calling an empty lambda, which every candidate pays
+    empty = min(timeit.Timer(lambda: None).repeat(5, 200_000)) / 200_000
+    return [(b - empty) * 1e9 for b in best]
+
+
+def table(title: str, rows: list[tuple[str, str, float, float]]) -> str:
+    """Markdown table: size, candidate, ns/op, ratio vs the baseline."""
+    lines = [f"### {title}", "", "| size | candidate | ns/op | vs orjson |", "|---|---|---:|---:|"]
+    lines += [f"| {s} | {name} | {ns:,.0f} | {ratio:.2f}x |" for s, name, ns, ratio in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Measures every candidate per size and prints the two tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    dec_rows: list[tuple[str, str, float, float]] = []
+    enc_rows: list[tuple[str, str, float, float]] = []
+    for size in SIZES:
+        data = frame(size)
+        for rows, cands in ((dec_rows, decode_candidates(data)), (enc_rows, encode_candidates(size))):
+            ns = best_ns(cands, args.rounds)
+            label = f"{size} ({len(data):,} B)"
+            rows += [(label, name, t, ns[0] / t) for (name, _), t in zip(cands, ns)]
+    print(table("Decode (ratio = orjson.loads(frame) time / candidate time)", dec_rows))
+    print()
+    print(table("Encode (ratio = orjson.dumps([...]) time / candidate time)", enc_rows))
+
+
+if __name__ == "__main__":
+    main()
