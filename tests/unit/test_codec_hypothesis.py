@@ -1,0 +1,249 @@
+"""Property tests of the codec: round trips, decode_eager == decode, C twin == Python twin.
+
+Bounded by the ``codec-ci`` Hypothesis profile (tests/unit/conftest.py); set
+``FASTPHX_HYPOTHESIS_PROFILE=codec-dev`` for a longer local hunt.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fastphx.errors import FrameDecodeError
+
+PROFILE = settings(
+    settings.get_profile(os.environ.get("FASTPHX_HYPOTHESIS_PROFILE", "codec-ci")),
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
+
+# Python cannot UTF-8 encode a lone surrogate, so generated text excludes category Cs.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+REFS = st.none() | TEXT
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(TEXT, inner, max_size=6),
+    max_leaves=25,
+)
+
+SEEDS = [
+    b'["1","1","room:lobby","phx_reply",{"response":{"welcome":"room:lobby"},"status":"ok"}]',
+    b'[null,null,"room:lobby","shout",{"m":"hi","n":[1,-2.5e-3,true,false,null]}]',
+    b' [ 1 , 2 , "t\\u00e9\\ud83d\\ude00" , "e\\n" , [ {"k" : "\\"v\\\\"} ] ] ',
+    '["15",null,"room:\u00e9","presence_state",{"\u65e5":"\U0001f600","x":"\\/"}]'.encode(),
+    b'[null,"2","phoenix","heartbeat",{}]',
+]
+BINARY_SEEDS = [
+    bytes.fromhex("00010a0331726f6f6d3a6c6f62627962696e010203ff"),
+    bytes.fromhex("0101010a023137726f6f6d3a6c6f6262796f6b000102feff"),
+    bytes([2, 4, 3]) + b"roomevt" + b"\x00data",
+]
+# Bytes that matter to the JSON grammar, UTF-8 and the binary header.
+INTERESTING = (
+    b'[]{},:"\\ \t\n\r0123456789-+.eEtrufalsn/bu'
+    b'\x00\x01\x1f\x7f\x80\xbf\xc3\xe2\xed\xa0\xf0\xf4\xff'
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
+    """A seed frame with a few byte flips, insertions, deletions or a truncation."""
+    data = bytearray(draw(st.sampled_from(seeds)))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.integers(0, 4))
+        pos = draw(st.integers(0, len(data)))
+        byte = draw(st.sampled_from(INTERESTING) | st.integers(0, 255))
+        if op == 0 and pos < len(data):
+            data[pos] = byte
+        elif op == 1:
+            data.insert(pos, byte)
+        elif op == 2 and pos < len(data):
+            del data[pos]
+        elif op == 3:
+            del data[pos:]
+        else:
+            data[pos:pos] = draw(st.binary(max_size=8))
+    return bytes(data)
+
+
+ANY_TEXT_INPUT = mutated(SEEDS) | st.binary(max_size=64) | TEXT.map(str.encode)
+ANY_BINARY_INPUT = mutated(BINARY_SEEDS) | st.binary(max_size=64)
+
+
+def outcome(fn: Any, data: Any) -> tuple[Any, ...]:
+    """What fn(data) did: ("ok", fields..., payload) or ("err", type, reason, offset)."""
+    try:
+        f = fn(data)
+    except FrameDecodeError as exc:
+        return ("err", type(exc), exc.reason, exc.offset)
+    return ("ok", f.join_ref, f.ref, f.topic, f.event, f.raw_payload, f.binary, f.payload)
+
+
+@PROFILE
+@given(jr=REFS, ref=REFS, topic=TEXT, event=TEXT, payload=JSON)
+def test_encode_decode_round_trip(
+    codec: ModuleType, jr: Any, ref: Any, topic: str, event: str, payload: Any
+) -> None:
+    """decode(encode(fields, payload)) returns the same fields and an equal payload."""
+    data = codec.encode(jr, ref, topic, event, payload)
+    assert data == orjson.dumps([jr, ref, topic, event, payload])
+    for fn in (codec.decode, codec.decode_eager):
+        frame = fn(data)
+        assert (frame.join_ref, frame.ref, frame.topic, frame.event) == (jr, ref, topic, event)
+        assert frame.payload == payload
+        assert frame.raw_payload == orjson.dumps(payload)
+
+
+@PROFILE
+@given(jr=REFS, ref=REFS, topic=TEXT, event=TEXT, payload=JSON)
+def test_decode_indented_frames(
+    codec: ModuleType, jr: Any, ref: Any, topic: str, event: str, payload: Any
+) -> None:
+    """A frame pretty-printed with whitespace everywhere decodes to the same values."""
+    data = orjson.dumps([jr, ref, topic, event, payload], option=orjson.OPT_INDENT_2)
+    frame = codec.decode(b"\r\n " + data + b"\n\t")
+    assert (frame.join_ref, frame.ref, frame.topic, frame.event) == (jr, ref, topic, event)
+    assert frame.payload == payload
+    assert orjson.loads(frame.raw_payload) == payload
+
+
+@PROFILE
+@given(data=ANY_TEXT_INPUT)
+def test_decode_eager_agrees_with_decode(codec: ModuleType, data: bytes) -> None:
+    """decode_eager and decode accept the same inputs with the same results and errors."""
+    assert outcome(codec.decode_eager, data) == outcome(codec.decode, data)
+
+
+@PROFILE
+@given(data=ANY_TEXT_INPUT)
+def test_decode_accepts_exactly_what_orjson_accepts_as_a_frame(
+    codec: ModuleType, data: bytes
+) -> None:
+    """decode rejects what orjson rejects; an accepted frame's payload equals orjson's."""
+    result = outcome(codec.decode, data)
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        assert result[0] == "err"
+        return
+    if result[0] == "ok":
+        assert whole[4] == result[-1]
+
+
+@PROFILE
+@given(data=ANY_TEXT_INPUT)
+def test_twins_agree_on_text_decode(codec_c: ModuleType, codec_py: ModuleType, data: bytes) -> None:
+    """The C and Python builds give the same frame, or the same error, for any text input."""
+    for name in ("decode", "decode_eager"):
+        assert outcome(getattr(codec_c, name), data) == outcome(getattr(codec_py, name), data)
+
+
+@PROFILE
+@given(data=ANY_BINARY_INPUT)
+def test_twins_agree_on_binary_decode(
+    codec_c: ModuleType, codec_py: ModuleType, data: bytes
+) -> None:
+    """The C and Python builds give the same binary frame, or the same error."""
+    assert outcome(codec_c.decode_binary, data) == outcome(codec_py.decode_binary, data)
+
+
+DIGITS = st.text("0123456789", min_size=1, max_size=4)
+NUMBER = st.tuples(
+    st.sampled_from(["", "-", "+"]),
+    DIGITS | st.integers(300, 320).map(lambda k: "1" + "7" * k),
+    st.sampled_from(["", "."]).flatmap(lambda d: st.just("") if not d else DIGITS.map(d.__add__)),
+    st.sampled_from(["", "e", "E", "e+", "e-", "E-"]).flatmap(
+        lambda e: st.just("") if not e else st.text("0123456789", max_size=4).map(e.__add__)
+    ),
+).map(lambda parts: "".join(parts).encode())
+
+
+@PROFILE
+@given(number=NUMBER | st.from_regex(rb"\A[-0-9.eE+]{1,12}\Z"))
+def test_numbers_match_orjson(codec: ModuleType, number: bytes) -> None:
+    """A payload number is accepted exactly when orjson accepts it, with the same value."""
+    data = b'[null,null,"t","e",' + number + b"]"
+    try:
+        expected = orjson.loads(number)
+    except orjson.JSONDecodeError:
+        with pytest.raises(FrameDecodeError):
+            codec.decode(data)
+        return
+    assert codec.decode(data).payload == expected
+    assert codec.decode_eager(data).payload == expected
+
+
+ESCAPED = st.lists(
+    st.sampled_from(
+        [b"a", b"\\n", b"\\u0041", b"\\ud83d", b"\\ude00", b"\\uDBFF", b"\\uDFFF", b"\\u12",
+         b"\\x", b"\\", b"\xc3\xa9", b"\xed\xa0\x80", b"\xf0\x9f\x98\x80", b"\xff", b"\x1f"]
+    ),
+    max_size=6,
+).map(b"".join)  # fmt: skip
+
+
+@PROFILE
+@given(body=ESCAPED, where=st.integers(0, 3))
+def test_strings_match_orjson(codec: ModuleType, body: bytes, where: int) -> None:
+    """A string (escapes, surrogates, UTF-8) is accepted exactly when orjson accepts it."""
+    token = b'"' + body + b'"'
+    parts = [b'"j"', b'"r"', b'"t"', b'"e"', b"{}"]
+    parts[where if where < 3 else 4] = token if where < 3 else b'{"k":' + token + b"}"
+    data = b"[" + b",".join(parts) + b"]"
+    try:
+        expected = orjson.loads(token)
+    except orjson.JSONDecodeError:
+        with pytest.raises(FrameDecodeError):
+            codec.decode(data)
+        return
+    frame = codec.decode(data)
+    got = [frame.join_ref, frame.ref, frame.topic, None, frame.payload]
+    assert got[where if where < 3 else 4] == (expected if where < 3 else {"k": expected})
+
+
+@PROFILE
+@given(jr=REFS, ref=REFS, topic=TEXT, event=TEXT, payload=JSON)
+def test_twins_agree_on_encode(
+    codec_c: ModuleType, codec_py: ModuleType, jr: Any, ref: Any, topic: str, event: str,
+    payload: Any,
+) -> None:  # fmt: skip
+    """The C and Python builds encode the same values to the same bytes."""
+    assert codec_c.encode(jr, ref, topic, event, payload) == codec_py.encode(
+        jr, ref, topic, event, payload
+    )
+
+
+FIELD = st.none() | st.text(st.characters(blacklist_categories=("Cs",)), max_size=140)
+
+
+@PROFILE
+@given(jr=FIELD, ref=FIELD, topic=FIELD, event=FIELD, payload=st.binary(max_size=40))
+def test_twins_agree_on_encode_binary(
+    codec_c: ModuleType, codec_py: ModuleType, jr: Any, ref: Any, topic: Any, event: Any,
+    payload: bytes,
+) -> None:  # fmt: skip
+    """The C and Python builds encode binary pushes alike, and reject the same fields."""
+    results = []
+    for codec in (codec_c, codec_py):
+        try:
+            results.append(codec.encode_binary(jr, ref, topic, event, payload))
+        except (TypeError, ValueError) as exc:
+            results.append(type(exc))
+    assert results[0] == results[1]
