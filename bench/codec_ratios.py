@@ -9,11 +9,13 @@ timed in interleaved rounds and the best round is kept, so a busy machine slows 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import timeit
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -21,13 +23,13 @@ import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from frames import SIZES, frame, payload  # noqa: E402
+from fastphx import _codec as codec_c
+from fastphx._types import RawJSON
+from frames import SIZES, frame, payload
 
-from fastphx import _codec as codec_c  # noqa: E402
-from fastphx._types import RawJSON  # noqa: E402
-
+codec_py: ModuleType | None
 try:
-    from fastphx import _codec_py as codec_py
+    codec_py = importlib.import_module("fastphx._codec_py")
 except ImportError:  # the pure-Python twin is not written yet
     codec_py = None
 
@@ -111,10 +113,11 @@ def main() -> None:
     enc_rows: list[tuple[str, str, float, float]] = []
     for size in SIZES:
         data = frame(size)
-        for rows, cands in ((dec_rows, decode_candidates(data)), (enc_rows, encode_candidates(size))):
+        label = f"{size} ({len(data):,} B)"
+        for rows, cands in ((dec_rows, decode_candidates(data)),
+                            (enc_rows, encode_candidates(size))):
             ns = best_ns(cands, args.rounds)
-            label = f"{size} ({len(data):,} B)"
-            rows += [(label, name, t, ns[0] / t) for (name, _), t in zip(cands, ns)]
+            rows += [(label, name, t, ns[0] / t) for (name, _), t in zip(cands, ns, strict=True)]
     print(table("Decode (ratio = orjson.loads(frame) time / candidate time)", dec_rows))
     print()
     print(table("Encode (ratio = orjson.dumps([...]) time / candidate time)", enc_rows))
