@@ -47,6 +47,8 @@ cdef extern from "Python.h":
     bint PyByteArray_Check(object o)
     bint PyMemoryView_Check(object o)
     bint PyDict_CheckExact(object o)
+    ctypedef struct PyTypeObject
+    bint PyObject_TypeCheck(object o, PyTypeObject* t)
 
 cdef extern from "_jsonscan.h":
     ctypedef unsigned char fpx_u8
@@ -58,6 +60,7 @@ cdef extern from "_jsonscan.h":
     Py_ssize_t fpx_unescape(const fpx_u8* p, const fpx_u8* q, char* out)
     const fpx_u8* fpx_scan_value(const fpx_u8* p, const fpx_u8* end, fpx_err* e)
     uint64_t fpx_hash_short(const fpx_u8* p, Py_ssize_t n)
+    bint fpx_eq_short(const fpx_u8* a, const fpx_u8* b, Py_ssize_t n)
     const fpx_u8* fpx_utf8_seq "fpx_utf8" (const fpx_u8* p, const fpx_u8* end, fpx_err* e)
 
 
@@ -178,15 +181,6 @@ DEF _CACHE_MAX_LEN = 64
 cdef PyObject* _cache[_CACHE_SIZE]
 
 
-cdef inline bint _same(const fpx_u8* a, const fpx_u8* b, Py_ssize_t n):
-    # header strings are short: an inline loop beats a libc memcmp call
-    cdef Py_ssize_t i
-    for i in range(n):
-        if a[i] != b[i]:
-            return False
-    return True
-
-
 cdef inline object _ascii_str(const fpx_u8* p, Py_ssize_t n, bint cached):
     cdef Py_ssize_t i
     cdef PyObject* hit
@@ -194,7 +188,7 @@ cdef inline object _ascii_str(const fpx_u8* p, Py_ssize_t n, bint cached):
         return PyUnicode_DecodeASCII(<const char*>p, n, NULL)
     i = <Py_ssize_t>(fpx_hash_short(p, n) & (_CACHE_SIZE - 1))
     hit = _cache[i]
-    if hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n and _same(
+    if hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n and fpx_eq_short(
             <const fpx_u8*>PyUnicode_DATA(<object>hit), p, n):
         return <object>hit
     s = PyUnicode_DecodeASCII(<const char*>p, n, NULL)
@@ -301,18 +295,18 @@ cdef inline const fpx_u8* _rskip_ws(const fpx_u8* start, const fpx_u8* p):
     return p
 
 
-cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, int mode, object data):
-    """Scans one V2 text frame. One long function on purpose: it is the per-message hot path
-    (bench/test_bench_codec.py); splitting it costs calls and re-checks per element."""
-    cdef const fpx_u8* end = base + size
-    cdef const fpx_u8* p = base
-    cdef const fpx_u8* ps
-    cdef const fpx_u8* pe
-    cdef fpx_err e
-    cdef object join_ref, ref, topic, event
-    if size == 0:
-        _raise("empty frame", 0)
-    p = fpx_skip_ws(p, end)
+# One-entry cache of the last header: its bytes up to and including the 4th comma, and the
+# (join_ref, ref, topic, event) they parse to.
+DEF _HDR_MAX = 256
+cdef char _hdr[_HDR_MAX]
+cdef Py_ssize_t _hdr_len = 0
+cdef tuple _hdr_vals = None
+
+
+cdef tuple _parse_header(const fpx_u8* base, const fpx_u8* end, const fpx_u8** out):
+    """Parses `[join_ref, ref, topic, event,`; *out = the byte after the 4th comma."""
+    global _hdr_len, _hdr_vals
+    cdef const fpx_u8* p = fpx_skip_ws(base, end)
     if p >= end or p[0] != 91:  # '['
         _raise("expected '['", p - base)
     p = fpx_skip_ws(p + 1, end)
@@ -330,7 +324,48 @@ cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, int mode, object dat
     if p[0] != 34:
         _raise("event must be a string", p - base)
     event = _json_string(p, end, base, &p, True)
-    ps = _element_start(_separator(p, end, base, 4), end, base)
+    p = fpx_skip_ws(p, end)
+    if p >= end:
+        _raise("unexpected end of frame", end - base)
+    if p[0] == 93:
+        raise _FrameDecodeError("expected 5 elements, got 4", p - base)
+    if p[0] != 44:
+        _raise("expected ',' or ']'", p - base)
+    p += 1
+    out[0] = p
+    head = (join_ref, ref, topic, event)
+    _hdr_len = 0
+    if p - base <= _HDR_MAX:
+        memcpy(_hdr, base, <size_t>(p - base))
+        _hdr_vals = head
+        _hdr_len = p - base
+    return head
+
+
+cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, int mode, object data):
+    """Scans one V2 text frame. One long function on purpose: it is the per-message hot path
+    (bench/test_bench_codec.py); splitting it costs calls and re-checks per element."""
+    cdef const fpx_u8* end = base + size
+    cdef const fpx_u8* p = base
+    cdef const fpx_u8* ps
+    cdef const fpx_u8* pe
+    cdef fpx_err e
+    cdef object join_ref, ref, topic, event
+    cdef tuple head
+    if size == 0:
+        _raise("empty frame", 0)
+    # A stream repeats the same header bytes (`["3",null,"room:lobby","new_msg",`) on every
+    # push: equal bytes parse to equal values, so one memcmp replaces the header parse.
+    if _hdr_len != 0 and size > _hdr_len and memcmp(base, _hdr, <size_t>_hdr_len) == 0:
+        p = base + _hdr_len
+        head = _hdr_vals
+    else:
+        head = _parse_header(base, end, &p)
+    join_ref = head[0]
+    ref = head[1]
+    topic = head[2]
+    event = head[3]
+    ps = _element_start(fpx_skip_ws(p, end), end, base)
     if mode != _VALIDATE:
         # The frame is valid iff it ends with ']' (plus whitespace) and what stands between
         # the 4th comma and that ']' is one JSON value: orjson.loads of that slice decides.
@@ -590,7 +625,8 @@ def encode(join_ref, ref, topic, event, payload):
         raise TypeError(f"topic must be a str, not {type(topic).__name__}")
     if not PyUnicode_Check(event):
         raise TypeError(f"event must be a str, not {type(event).__name__}")
-    if type(payload) is _RawJSON or isinstance(payload, _RawJSON):
+    # PyObject_TypeCheck, not isinstance(): no __instancecheck__ lookup for every dict payload
+    if PyObject_TypeCheck(payload, <PyTypeObject*>_RawJSON):
         return _encode_raw(join_ref, ref, topic, event, payload)
     # orjson escapes strings exactly like JSON.stringify (\b \f \n \r \t, \u00xx lowercase
     # for other controls, non-ASCII raw UTF-8), so one orjson.dumps of a tuple is the

@@ -433,6 +433,33 @@ key:
     goto value;
 }
 
+/* Equality of two short byte strings without a libc call (header strings are short). */
+FPX_INLINE int fpx_eq_short(const fpx_u8 *a, const fpx_u8 *b, Py_ssize_t n) {
+    uint64_t x, y;
+    uint32_t x1, y1, x2, y2;
+    Py_ssize_t i;
+    if (n >= 8) {
+        for (i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&x1, a, 4);
+        memcpy(&y1, b, 4);
+        memcpy(&x2, a + n - 4, 4);
+        memcpy(&y2, b + n - 4, 4);
+        return x1 == y1 && x2 == y2;
+    }
+    for (i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /* Cheap hash of a short byte string for the header-string cache (collisions only cost a
  * miss: entries are verified with memcmp). */
 static inline uint64_t fpx_hash_short(const fpx_u8 *p, Py_ssize_t n) {
