@@ -79,7 +79,12 @@ class Frame:
             raise TypeError("raw_payload must be bytes-like, not str")
         raw = raw_payload if type(raw_payload) is bytes else bytes(raw_payload)
         binary = bool(binary)
-        _init(self, join_ref, ref, topic, event, raw, binary, raw if binary else _UNSET, None)
+        for name, value in (
+            ("join_ref", join_ref), ("ref", ref), ("topic", topic), ("event", event),
+            ("_raw", raw), ("binary", binary), ("_payload", raw if binary else _UNSET),
+            ("_src", None),
+        ):  # fmt: skip
+            object.__setattr__(self, name, value)
 
     @property
     def raw_payload(self) -> bytes:
@@ -87,9 +92,10 @@ class Frame:
         decode_eager)."""
         raw = self._raw
         if raw is None:
-            assert self._src is not None
-            ps, pe = _locate_payload(self._src)
-            raw = self._src[ps:pe]
+            src = self._src
+            assert src is not None
+            ps = _payload_start(src, self.join_ref, self.ref, self.topic, self.event)
+            raw = src[ps : _payload_end(src, ps)]
             _set_raw(self, raw)
             _set_src(self, None)
         return raw
@@ -135,37 +141,41 @@ class Frame:
         )
 
 
-# Slot setters: Frame.__setattr__ refuses writes, the codec writes through the descriptors.
-_set_jr = Frame.__dict__["join_ref"].__set__
-_set_ref = Frame.__dict__["ref"].__set__
-_set_topic = Frame.__dict__["topic"].__set__
-_set_event = Frame.__dict__["event"].__set__
+# Frame.__setattr__ refuses writes. The codec builds frames as _OpenFrame (same layout,
+# plain slot writes) and then switches the class: 2x faster than writing via descriptors.
+class _OpenFrame(Frame):
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # type: ignore[assignment]
+    __delattr__ = object.__delattr__  # both, or the slot stays slow
+
+
 _set_raw = Frame.__dict__["_raw"].__set__
-_set_binary = Frame.__dict__["binary"].__set__
 _set_payload = Frame.__dict__["_payload"].__set__
 _set_src = Frame.__dict__["_src"].__set__
 _new = object.__new__
 
 
-def _init(
-    f: Frame,
+def _frame(
     join_ref: str | None,
     ref: str | None,
     topic: str,
     event: str,
     raw: bytes | None,
-    binary: bool,
     payload: Any,
     src: bytes | None,
+    binary: bool = False,
 ) -> Frame:
-    _set_jr(f, join_ref)
-    _set_ref(f, ref)
-    _set_topic(f, topic)
-    _set_event(f, event)
-    _set_raw(f, raw)
-    _set_binary(f, binary)
-    _set_payload(f, payload)
-    _set_src(f, src)
+    """A new Frame (raw None: located from `src` on first access)."""
+    f = _new(_OpenFrame)
+    f.join_ref = join_ref
+    f.ref = ref
+    f.topic = topic
+    f.event = event
+    f._raw = raw
+    f.binary = binary
+    f._payload = payload
+    f._src = src
+    f.__class__ = Frame  # type: ignore[assignment]
     return f
 
 
@@ -236,43 +246,55 @@ def _as_bytes(data: object) -> bytes:
     )
 
 
-def decode(data: bytes | bytearray | memoryview | str) -> Frame:
-    """Decodes a V2 text frame ``[join_ref, ref, topic, event, payload]`` into a Frame.
+def _regex_frame(b: bytes) -> Frame | None:
+    """Header by regex, payload by ``orjson.loads`` of its slice; None if anything fails."""
+    m = _HEADER.match(b)
+    if m is None:
+        return None
+    ps = m.end()
+    pe = _payload_end(b, ps)
+    if pe < 0:
+        return None
+    raw = b[ps:pe]
+    try:
+        payload = _loads(raw)
+        jr, ref, topic, event = map(_header_str, m.groups())
+    except (_JSONDecodeError, UnicodeDecodeError):
+        return None
+    return _frame(jr, ref, topic, event, raw, payload, None)  # type: ignore[arg-type]
 
-    The header is parsed and the payload validated (exactly what orjson accepts). Raises
-    FrameDecodeError for a malformed frame, TypeError for an input that is not bytes,
-    bytearray, memoryview or str.
+
+def _payload_start(b: bytes, jr: str | None, ref: str | None, topic: str, event: str) -> int:
+    """Where the payload of the valid frame `b` starts, given its decoded header.
+
+    Fast when the header is spelt as orjson spells it (compact, no optional escapes), which
+    is how Phoenix sends it; otherwise the header regex finds it.
     """
-    b = _as_bytes(data)
+    head = _dumps((jr, ref, topic, event))
+    k = len(head)
+    if b.startswith(head[:-1]) and b[k - 1 : k] == b",":
+        while b[k] in _WS_SET:
+            k += 1
+        return k
     m = _HEADER.match(b)
     if m is not None:
-        ps = m.end()
-        pe = _payload_end(b, ps)
-        if pe > 0:
-            raw = b[ps:pe]
-            try:
-                payload = _loads(raw)
-                jr, ref, topic, event = map(_header_str, m.groups())
-            except (_JSONDecodeError, UnicodeDecodeError):
-                pass
-            else:
-                return _init(_new(Frame), jr, ref, topic, event, raw, False, payload, None)  # type: ignore[arg-type]
-    return _decode_slow(b)
+        return m.end()
+    return _scan_frame(b)[4]
 
 
-def decode_eager(data: bytes | bytearray | memoryview | str) -> Frame:
-    """Decodes like decode() (same results, same errors) with the payload parsed right away.
+def _decode(b: bytes) -> Frame:
+    """decode() and decode_eager(): one orjson.loads of the whole frame, then the header.
 
-    One ``orjson.loads`` of the whole frame; ``raw_payload`` is located on first use.
-    Raises FrameDecodeError (chained from orjson's error when orjson rejected the frame)
-    or TypeError, like decode().
+    The payload value comes from that parse; raw_payload is located on first access.
     """
-    b = _as_bytes(data)
     try:
         v = _loads(b)
     except _JSONDecodeError as exc:
-        # decode() names the error; it also accepts the one frame orjson refuses here: a
-        # payload nested exactly 1024 deep (the frame's own list adds one level).
+        # orjson refuses one valid frame whole: a payload nested exactly 1024 deep (the
+        # frame's own list is one more level); the scanner names every other error.
+        frame = _regex_frame(b)
+        if frame is not None:
+            return frame
         try:
             return _decode_slow(b)
         except FrameDecodeError as err:
@@ -285,20 +307,32 @@ def decode_eager(data: bytes | bytearray | memoryview | str) -> Frame:
             and type(topic) is str
             and type(event) is str
         ):
-            return _init(_new(Frame), jr, ref, topic, event, None, False, payload, b)
-    return decode(b)  # integer refs (exposed as their text) or an error
+            return _frame(jr, ref, topic, event, None, payload, b)  # raw_payload: lazily
+        frame = _regex_frame(b)  # integer refs, exposed as their decimal text
+        if frame is not None:
+            return frame
+    return _decode_slow(b)  # JSON, but not a V2 frame: the scanner names the error
 
 
-def _locate_payload(b: bytes) -> tuple[int, int]:
-    """(start, end) of the payload of a frame already known to be valid."""
-    m = _HEADER.match(b)
-    if m is not None:
-        ps = m.end()
-        pe = _payload_end(b, ps)
-        if pe > 0:
-            return ps, pe
-    _, _, _, _, ps, pe = _scan_frame(b)
-    return ps, pe
+def decode(data: bytes | bytearray | memoryview | str) -> Frame:
+    """Decodes a V2 text frame ``[join_ref, ref, topic, event, payload]`` into a Frame.
+
+    The header is parsed and the payload validated (exactly what orjson accepts); this
+    twin validates with one orjson.loads of the frame and keeps the parsed payload; it
+    locates raw_payload on first access. Raises FrameDecodeError for a malformed frame,
+    TypeError for an input that is not bytes, bytearray, memoryview or str.
+    """
+    return _decode(_as_bytes(data))
+
+
+def decode_eager(data: bytes | bytearray | memoryview | str) -> Frame:
+    """Decodes like decode() (same results, same errors) with the payload parsed right away.
+
+    One ``orjson.loads`` of the whole frame; ``raw_payload`` is located on first use.
+    Raises FrameDecodeError (chained from orjson's error when orjson rejected the frame)
+    or TypeError, like decode().
+    """
+    return _decode(_as_bytes(data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,7 +641,7 @@ def _decode_slow(b: bytes) -> Frame:
         payload = _loads(raw)
     except _JSONDecodeError as exc:  # the scanner and orjson disagree: orjson has the word
         raise FrameDecodeError("invalid JSON in payload", ps) from exc
-    return _init(_new(Frame), jr, ref, topic, event, raw, False, payload, None)
+    return _frame(jr, ref, topic, event, raw, payload, None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -654,13 +688,12 @@ def decode_binary(data: bytes | bytearray | memoryview) -> Frame:
         raise FrameDecodeError(f"unknown binary frame kind {kind}", 0)
     fields, pos = _binary_fields(b, nf)
     raw = b[pos:]
-    f = _new(Frame)
     if kind == 0:
-        return _init(f, fields[0], None, fields[1], fields[2], raw, True, raw, None)
+        return _frame(fields[0], None, fields[1], fields[2], raw, raw, None, True)
     if kind == 1:
         reply = {"status": fields[3], "response": raw}
-        return _init(f, fields[0], fields[1], fields[2], _PHX_REPLY, raw, True, reply, None)
-    return _init(f, None, None, fields[0], fields[1], raw, True, raw, None)
+        return _frame(fields[0], fields[1], fields[2], _PHX_REPLY, raw, reply, None, True)
+    return _frame(None, None, fields[0], fields[1], raw, raw, None, True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -682,16 +715,22 @@ def encode(join_ref: str | None, ref: str | None, topic: str, event: str, payloa
     Raises TypeError for a wrong argument type, an unserialisable payload or a str holding
     a lone surrogate (orjson.JSONEncodeError).
     """
-    _check_str(join_ref, "join_ref", True)
-    _check_str(ref, "ref", True)
-    _check_str(topic, "topic", False)
-    _check_str(event, "event", False)
-    if isinstance(payload, RawJSON):
+    if not (
+        type(topic) is str
+        and type(event) is str
+        and (join_ref is None or type(join_ref) is str)
+        and (ref is None or type(ref) is str)
+    ):  # the common case costs four type checks; str subclasses pass here
+        _check_str(join_ref, "join_ref", True)
+        _check_str(ref, "ref", True)
+        _check_str(topic, "topic", False)
+        _check_str(event, "event", False)
+    if type(payload) is RawJSON or isinstance(payload, RawJSON):
         body = payload.data
         if type(body) is not bytes:
             raise TypeError("RawJSON.data must be bytes")
-        return _dumps([join_ref, ref, topic, event])[:-1] + b"," + body + b"]"
-    return _dumps([join_ref, ref, topic, event, payload])
+        return _dumps((join_ref, ref, topic, event))[:-1] + b"," + body + b"]"
+    return _dumps((join_ref, ref, topic, event, payload))
 
 
 def _field_bytes(value: str | None, what: str) -> bytes:
