@@ -51,7 +51,9 @@ def extensions() -> list[Extension]:
             raise
         print("WARNING: Cython is missing; using the pure-Python codec", file=sys.stderr)
         return []
-    ext = Extension("fastphx._codec", ["src/fastphx/_codec.pyx"])
+    ext = Extension(
+        "fastphx._codec", ["src/fastphx/_codec.pyx"], depends=["src/fastphx/_jsonscan.h"]
+    )
     return cythonize(
         [ext],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},

@@ -1,0 +1,105 @@
+"""Atheris fuzz harness for the codec: the C build against the pure-Python twin and orjson.
+
+Run manually (not collected by pytest), e.g. for five minutes:
+
+    .venv/bin/pip install atheris
+    .venv/bin/python tests/fuzz/fuzz_codec.py -max_total_time=300 -dict=tests/fuzz/json.dict \\
+        tests/fuzz/corpus
+
+Each input is fed to ``decode``, ``decode_eager`` and ``decode_binary`` of both builds (one
+input byte picks which one leads). Checked properties: nothing but FrameDecodeError (or a
+documented TypeError) escapes; both builds accept exactly the same inputs and produce equal
+frames; an accepted text frame's ``raw_payload`` is what ``orjson.loads`` accepts, with an
+equal value; ``decode_eager`` agrees with ``decode``. Python coverage of the twin guides the
+search (its scanner has the same grammar branches as the C scanner).
+
+To catch memory errors in the C code, run it against an AddressSanitizer build of the
+extension (see ``tests/fuzz/README.md``).
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Any
+
+import atheris
+import orjson
+
+with atheris.instrument_imports(include=["fastphx._codec_py"]):
+    from fastphx import _codec_py as codec_py
+
+from fastphx import _codec as codec_c
+from fastphx.errors import FrameDecodeError
+
+if codec_c is codec_py:  # pragma: no cover - guard against a broken install
+    raise SystemExit("the C build is not loaded")
+
+
+def _outcome(fn: Any, data: Any) -> Any:
+    """A comparable outcome: the frame's fields and payload, or the error type."""
+    try:
+        frame = fn(data)
+    except FrameDecodeError as err:
+        assert isinstance(err.reason, str) and err.reason, err
+        return FrameDecodeError
+    fields = (frame.join_ref, frame.ref, frame.topic, frame.event, frame.raw_payload,
+              frame.binary)
+    return fields, frame.payload
+
+
+def _check_text(data: bytes) -> None:
+    c = _outcome(codec_c.decode, data)
+    py = _outcome(codec_py.decode, data)
+    assert c == py, (data, c, py)
+    assert _outcome(codec_c.decode_eager, data) == c, data
+    assert _outcome(codec_py.decode_eager, data) == c, data
+    if c is not FrameDecodeError:
+        fields, value = c
+        assert orjson.loads(fields[4]) == value, data
+    for kind in (bytearray, memoryview):
+        assert _outcome(codec_c.decode, kind(data)) == c, data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    assert _outcome(codec_c.decode, text) == c, data
+
+
+def _check_binary(data: bytes) -> None:
+    c = _outcome(codec_c.decode_binary, data)
+    assert c == _outcome(codec_py.decode_binary, data), data
+
+
+def _wrap_as_frame(payload: bytes) -> bytes:
+    """Embeds arbitrary bytes as a payload so the fuzzer reaches the payload validator."""
+    return b'["1",null,"room:lobby","ev",' + payload + b"]"
+
+
+def test_one_input(data: bytes) -> None:
+    """One fuzz iteration."""
+    if not data:
+        _check_text(data)
+        _check_binary(data)
+        return
+    mode, body = data[0] % 3, data[1:]
+    if mode == 0:
+        _check_text(body)
+    elif mode == 1:
+        _check_text(_wrap_as_frame(body))
+    else:
+        _check_binary(body)
+
+
+def main(argv: list[str]) -> None:
+    """Starts libFuzzer with the given arguments."""
+    atheris.Setup(argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
+
+
+__all__: list[str] = []
+_unused: ModuleType = codec_py
