@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 JSDIR  := tests/conformance/js
 STAMP  := $(VENV)/.fastphx-installed
 
-.PHONY: demo test test-fast lint typecheck bench fuzz js clean dist
+.PHONY: demo test test-fast lint typecheck bench fuzz js clean dist docs dist-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,5 +42,20 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-only
 
+# Packaging proof (issue #5): sdist, wheel built from it without Cython preinstalled,
+# auditwheel repair, twine check, unit tests on the installed wheel; all in a temp dir.
+dist-check: $(STAMP)
+	BIN=$(BIN) PYTHON=$(PYTHON) scripts/check_dist.sh
+
+DOCS_STAMP := $(VENV)/.fastphx-docs-installed
+$(DOCS_STAMP): $(STAMP)
+	FASTPHX_BUILD_EXTENSION=yes $(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+# The documentation site, into site/ (gitignored). The benchmark plot docs/img/bench.png is
+# committed; regenerate it after editing docs/benchmarks.json with scripts/plot_bench.py.
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf build dist *.egg-info src/*.egg-info src/fastphx/_codec.c src/fastphx/_codec*.so
+	rm -rf build dist site *.egg-info src/*.egg-info src/fastphx/_codec.c src/fastphx/_codec*.so
