@@ -407,6 +407,7 @@ def _scan_string(b: bytes, i: int, n: int) -> int:
     """Validates a JSON string body starting after its opening quote; returns the index of
     the closing quote."""
     while True:
+        i = _plain_run(b, i).end()  # type: ignore[union-attr]  # always matches (maybe empty)
         if i >= n:
             raise FrameDecodeError("unexpected end of frame", n)
         c = b[i]
@@ -416,10 +417,8 @@ def _scan_string(b: bytes, i: int, n: int) -> int:
             i = _scan_escape(b, i, n)
         elif c < 0x20:
             raise FrameDecodeError("control character in string", i)
-        elif c >= 0x80:
-            i = _utf8_seq(b, i, n)
         else:
-            i += 1
+            i = _utf8_seq(b, i, n)
 
 
 def _digits(b: bytes, i: int, n: int) -> int:
@@ -428,8 +427,15 @@ def _digits(b: bytes, i: int, n: int) -> int:
     return i
 
 
+_plain_run = re.compile(rb'[^"\\\x00-\x1f\x80-\xff]*').match
+_simple_number = re.compile(rb"-?(?:0|[1-9][0-9]{0,14})(?![0-9.eE])").match
+
+
 def _scan_number(b: bytes, i: int, n: int) -> int:
     """Validates a JSON number at b[i] ('-' or a digit); returns the index after it."""
+    m = _simple_number(b, i)  # up to 15 digits, no fraction or exponent: always finite
+    if m is not None:
+        return m.end()
     start = i
     if b[i] == 0x2D:
         i += 1

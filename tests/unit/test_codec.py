@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -765,3 +768,21 @@ def test_parse_reply_binary(codec: ModuleType) -> None:
     """A binary reply gives Reply(status, response bytes)."""
     frame = codec.decode_binary(bytes([1, 1, 1, 1, 5]) + b"12t" + b"error" + b"\xfe")
     assert codec.parse_reply(frame) == Reply("error", b"\xfe")
+
+
+# ---------------------------------------------------------------------------------------------
+# The selector (fastphx.codec)
+
+
+@pytest.mark.parametrize(("env", "expected"), [("1", "py"), ("", "c")])
+def test_selector_honours_no_extensions(codec_c: ModuleType, env: str, expected: str) -> None:
+    """FASTPHX_NO_EXTENSIONS=1 selects the Python twin; otherwise the built extension wins."""
+    code = (
+        "import fastphx.codec as s, fastphx._codec_py as py;"
+        "print(s.IMPLEMENTATION, s.decode is py.decode, s.Frame is py.Frame)"
+    )
+    environ = {**os.environ, "FASTPHX_NO_EXTENSIONS": env}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == [expected, str(expected == "py"), str(expected == "py")]
