@@ -28,7 +28,7 @@ PROFILE = settings(
 )
 
 # Python cannot UTF-8 encode a lone surrogate, so generated text excludes category Cs.
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 REFS = st.none() | TEXT
 SCALARS = (
     st.none()
@@ -40,7 +40,7 @@ SCALARS = (
 JSON = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=6) | st.dictionaries(TEXT, inner, max_size=6),
-    max_leaves=25,
+    max_leaves=12,
 )
 
 SEEDS = [
