@@ -22,7 +22,7 @@ TIMEOUT = 5.0 * float(os.environ.get("FASTPHX_TEST_TIMEOUT_SCALE", "1"))
 class RawPhx:
     """A raw aiohttp WebSocket speaking Phoenix V2 frames by hand (for server tests)."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: Any) -> None:
         self.ws = ws
 
     async def send(self, join_ref: Any, ref: Any, topic: str, event: str, payload: Any) -> None:
@@ -35,7 +35,8 @@ class RawPhx:
 
     async def receive(self, timeout: float = TIMEOUT) -> aiohttp.WSMessage:
         """Return the next WebSocket message (TEXT, BINARY, CLOSE...)."""
-        return await self.ws.receive(timeout=timeout)
+        msg: aiohttp.WSMessage = await self.ws.receive(timeout=timeout)
+        return msg
 
     async def recv_raw(self, timeout: float = TIMEOUT) -> str:
         """Return the next TEXT frame's text; fail on anything else."""
@@ -68,7 +69,7 @@ ConnectPhx = Callable[..., Awaitable[RawPhx]]
 async def raw_phx() -> AsyncIterator[ConnectPhx]:
     """Factory ``await raw_phx(url, params=None, vsn="2.0.0", protocols=())`` -> RawPhx."""
     session = aiohttp.ClientSession()
-    opened: list[aiohttp.ClientWebSocketResponse] = []
+    opened: list[Any] = []
 
     async def connect(url: str, params: dict[str, str] | None = None, vsn: str | None = "2.0.0",
                       protocols: tuple[str, ...] = ()) -> RawPhx:

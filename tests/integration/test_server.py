@@ -139,7 +139,12 @@ async def test_token_subprotocol_is_decoded_and_phoenix_selected(
     encode = base64.b64encode if alphabet == "standard" else base64.urlsafe_b64encode
     encoded = encode(token.encode()).decode().rstrip("=")
     seen: list[str | None] = []
-    async with PhoenixTestServer(connect=lambda p, t: seen.append(t) is None) as srv:
+
+    def connect(params: dict[str, str], token: str | None) -> bool:
+        seen.append(token)
+        return True
+
+    async with PhoenixTestServer(connect=connect) as srv:
         conn = await raw_phx(srv.url, protocols=("phoenix", "base64url.bearer.phx." + encoded))
         assert conn.ws.protocol == "phoenix"
         assert seen == [token]

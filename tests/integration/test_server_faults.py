@@ -137,7 +137,9 @@ async def test_reply_delay_delays_every_reply(raw_phx: ConnectPhx,
     conn = await joined(raw_phx, server)
     server.reply_delay = 0.2
     loop = asyncio.get_running_loop()
-    for frame in ([None, "2", "phoenix", "heartbeat", {}], ["1", "3", LOBBY, "echo", {}]):
+    frames: list[list[Any]] = [[None, "2", "phoenix", "heartbeat", {}],
+                               ["1", "3", LOBBY, "echo", {}]]
+    for frame in frames:
         start = loop.time()
         await conn.send(*frame)
         assert (await conn.recv())[1] == frame[1]
