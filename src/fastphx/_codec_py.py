@@ -1,11 +1,13 @@
 """Pure-Python build of the fastphx codec: Phoenix V2 text and binary frames, ref routing.
 
 Same contract as the Cython build ``fastphx._codec`` (see notes/CODEC_SPEC.md): both accept
-and reject exactly the same inputs. ``decode`` matches the header with one compiled regex,
-finds the payload's end (the last ``]``), and validates the payload with ``orjson.loads``,
-keeping the parsed value (the frame is valid iff the header matched and that slice is one
-JSON value). Anything that fails the fast path goes through a strict hand-written scanner
-(``_decode_slow``) that names the reason and the byte offset of the first error.
+and reject exactly the same inputs, with the same reasons and offsets. ``decode`` validates
+a frame with one ``orjson.loads`` of the whole frame (a valid JSON list of five whose header
+values are strings or null is a valid V2 frame), keeps the parsed payload, and locates
+``raw_payload`` on first access. Integer refs and the one frame orjson refuses whole (a
+payload nested exactly 1024 deep) go through a header regex plus ``orjson.loads`` of the
+payload slice; everything else that fails goes through a strict hand-written scanner
+(``_scan_frame``) that names the reason and the byte offset of the first error.
 """
 
 from __future__ import annotations
@@ -88,8 +90,7 @@ class Frame:
 
     @property
     def raw_payload(self) -> bytes:
-        """The payload's bytes as they stood in the frame (located on first use after
-        decode_eager)."""
+        """The payload's bytes as they stood in the frame (located on first access)."""
         raw = self._raw
         if raw is None:
             src = self._src
