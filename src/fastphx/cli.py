@@ -194,7 +194,7 @@ async def _listen(args: argparse.Namespace, api_key: str | None, out: IO[bytes])
     """Connect, join every topic, write each push as a JSON line until --count or close."""
     import fastphx
 
-    client = fastphx.Client(  # type: ignore[attr-defined]
+    client = fastphx.Client(
         args.url, api_key=api_key, topic=args.topic[0], params=args.params,
         join_params=args.join_params, heartbeat_interval=args.heartbeat,
     )
@@ -209,7 +209,11 @@ async def _listen(args: argparse.Namespace, api_key: str | None, out: IO[bytes])
             out.flush()
             written += 1
             if args.count and written >= args.count:
-                break
+                return EXIT_OK
+    # The stream ended: the client closed itself (e.g. a reconnect refused with HTTP 403).
+    error = getattr(client, "error", None)
+    if isinstance(error, errors.FastphxError):
+        raise error
     return EXIT_OK
 
 
@@ -337,7 +341,7 @@ async def _demo_session(url: str, count: int, out: IO[str]) -> int:
     """Connect, join, push, stream ``count`` messages, verify and report; return exit status."""
     import fastphx
 
-    async with fastphx.Client(url, topic=DEMO_LOBBY, eager_payloads=True) as client:  # type: ignore[attr-defined]
+    async with fastphx.Client(url, topic=DEMO_LOBBY, eager_payloads=True) as client:
         print(f"joined {DEMO_LOBBY}: welcome {_show(client.welcome)}", file=out, flush=True)
         joined = await client.join_topic(DEMO_ROOM)
         print(f"joined {DEMO_ROOM}: {_show(joined)}", file=out, flush=True)
