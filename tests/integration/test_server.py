@@ -565,3 +565,71 @@ async def test_demo_server_channels(raw_phx: ConnectPhx) -> None:
         assert (await conn.recv())[4] == {"response": {"count": 50}, "status": "ok"}
         got = [(await conn.recv())[4]["i"] for _ in range(50)]
         assert got == list(range(1, 51))
+
+
+# ---------------------------------------------------------------------------- misc
+
+
+def test_package_exports_what_the_docs_say() -> None:
+    """fastphx.testing exports the names its contract and docs list."""
+    import fastphx.testing as testing
+
+    assert set(testing.__all__) == {"NO_REPLY", "ChannelContext", "PhoenixTestServer",
+                                    "ServerConnection", "ServerReply", "StopChannel",
+                                    "demo_server"}
+    assert all(hasattr(testing, name) for name in testing.__all__)
+
+
+async def test_wildcard_event_handler(raw_phx: ConnectPhx, phx_server: PhoenixTestServer) -> None:
+    """An event "*" handler answers every event that has no handler of its own."""
+    phx_server.add_channel("any:*", join=lambda ctx, params: {},
+                           handlers={"*": lambda ctx, payload: {"got": payload},
+                                     "own": lambda ctx, payload: "own"})
+    conn = await raw_phx(phx_server.url)
+    await conn.join("any:1", "1")
+    await conn.send("1", "2", "any:1", "whatever", 5)
+    assert (await conn.recv())[4]["response"] == {"got": 5}
+    await conn.send("1", "3", "any:1", "own", {})
+    assert (await conn.recv())[4]["response"] == "own"
+
+
+async def test_wait_for_frame_matches_a_future_frame(raw_phx: ConnectPhx,
+                                                     server: PhoenixTestServer) -> None:
+    """wait_for_frame started before the frame arrives returns it once it does."""
+    waiter = asyncio.ensure_future(server.wait_for_frame(LOBBY, "echo", timeout=TIMEOUT))
+    conn = await joined(raw_phx, server)
+    assert not waiter.done()
+    await conn.send("1", "2", LOBBY, "echo", {"n": 3})
+    frame = await waiter
+    assert frame.ref == "2" and frame.payload == {"n": 3}
+
+
+async def test_ctx_track_in_join_comes_after_the_reply(raw_phx: ConnectPhx,
+                                                       phx_server: PhoenixTestServer) -> None:
+    """Pushes made while a join handler runs are sent after the join reply."""
+    async def join(ctx: ChannelContext, params: Any) -> Any:
+        await ctx.push("early", {})
+        return {"joined": True}
+
+    phx_server.add_channel("t:*", join=join)
+    conn = await raw_phx(phx_server.url)
+    assert (await conn.join("t:1", "1"))[3] == "phx_reply"
+    assert await conn.recv() == ["1", None, "t:1", "early", {}]
+
+
+async def test_connection_assigns_are_per_connection(raw_phx: ConnectPhx) -> None:
+    """connection.assigns keeps handler state per connection (demo switch_team uses it)."""
+    async with demo_server() as srv:
+        first = await raw_phx(srv.url)
+        second = await raw_phx(srv.url)
+        for conn in (first, second):
+            await conn.join("console:lobby", "1")
+        await first.send("1", "2", "console:lobby", "scope.switch_team", {"team_id": "team_acme"})
+        await second.send("1", "2", "console:lobby", "scope.switch_team", {"team_id": "team_acme"})
+        for conn in (first, second):
+            frame = await conn.recv()
+            while not (frame[3] == "phx_reply" and frame[1] == "2"):  # skip presence frames
+                frame = await conn.recv()
+            assert frame[4]["status"] == "ok"
+        assert [c.assigns for c in srv.connections] == [{"team": "team_acme"}] * 2
+        assert all("_team" not in c.params for c in srv.connections)

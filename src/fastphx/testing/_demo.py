@@ -47,9 +47,9 @@ def _user_of(ctx: ChannelContext) -> str:
 
 async def _lobby_join(ctx: ChannelContext, params: Any) -> dict[str, Any]:
     user = _user_of(ctx)
-    ctx.connection.params.setdefault("_team", "team_personal")
+    team = ctx.connection.assigns.setdefault("team", "team_personal")
     ctx.track(user, {"device": "fastphx", "id": user})
-    return {"welcome": f"hello {user}", **_envelope(user, ctx.connection.params["_team"])}
+    return {"welcome": f"hello {user}", **_envelope(user, team)}
 
 
 async def _switch_team(ctx: ChannelContext, payload: Any) -> Any:
@@ -58,9 +58,9 @@ async def _switch_team(ctx: ChannelContext, payload: Any) -> Any:
         return ServerReply("error", {"code": "not_found", "message": f"no team {team_id!r}"})
     if team_id not in _MEMBER_OF:
         return ServerReply("error", {"code": "forbidden", "message": "not a member"})
-    if ctx.connection.params.get("_team") == team_id:
+    if ctx.connection.assigns.get("team") == team_id:
         return ServerReply("error", {"code": "noop", "message": "already in scope"})
-    ctx.connection.params["_team"] = team_id
+    ctx.connection.assigns["team"] = team_id
     return _envelope(_user_of(ctx), team_id)
 
 

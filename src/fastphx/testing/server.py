@@ -155,7 +155,8 @@ class ServerConnection:
     """The server side of one WebSocket connection.
 
     ``id``, ``params`` (connect params without ``vsn``), ``token`` (from the
-    ``Sec-WebSocket-Protocol`` header, or None), ``topics`` ({topic: join_ref}).
+    ``Sec-WebSocket-Protocol`` header, or None), ``topics`` ({topic: join_ref}),
+    ``assigns`` (a dict for handlers' own per-connection state, like ``socket.assigns``).
     """
 
     def __init__(self, conn_id: str, params: dict[str, str], token: str | None,
@@ -163,6 +164,7 @@ class ServerConnection:
         self.id = conn_id
         self.params = params
         self.token = token
+        self.assigns: dict[str, Any] = {}
         self.ws = ws
         self._transport = request.transport
         self._protocol: Any = request.protocol  # aiohttp's RequestHandler (drain support)
