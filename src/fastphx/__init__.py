@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from ._types import RawJSON, Reply
 from ._version import __version__
+from .client import Client, PushStream
+from .models import (
+    ChannelErrorCode,
+    Push,
+    ScopeBlock,
+    Status,
+    SwitchedStreamSet,
+    SwitchedTeam,
+    SwitchTeamReply,
+)
 from .codec import IMPLEMENTATION, Frame, decode, decode_binary, encode, encode_binary, parse_reply
 from .errors import (
     AuthError,
@@ -27,6 +37,8 @@ __all__ = [
     "AuthError",
     "ChannelClosedError",
     "ChannelError",
+    "ChannelErrorCode",
+    "Client",
     "ClientClosedError",
     "ConnectError",
     "ConnectTimeout",
@@ -38,9 +50,16 @@ __all__ = [
     "JoinTimeout",
     "LocalProtocolError",
     "NotJoinedError",
+    "Push",
+    "PushStream",
     "PushTimeout",
     "RawJSON",
     "Reply",
+    "ScopeBlock",
+    "Status",
+    "SwitchTeamReply",
+    "SwitchedStreamSet",
+    "SwitchedTeam",
     "__version__",
     "decode",
     "decode_binary",

@@ -1,0 +1,182 @@
+"""Public value types of the client: Push, Status, ChannelErrorCode, switch_team replies.
+
+A server push is delivered as the decoded codec ``Frame`` itself (no copy on the hot path);
+``Frame`` is registered as a virtual subclass of :class:`Push`, so ``isinstance(x, Push)``
+holds for both. Synthetic pushes (``reconnecting``, ``rejoined``, ``phx_close``...) are
+:class:`Push` instances.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABCMeta
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .codec import Frame
+
+__all__ = [
+    "RECONNECTING_EVENT",
+    "RECONNECT_FAILED_EVENT",
+    "REJOINED_EVENT",
+    "ChannelErrorCode",
+    "Push",
+    "ScopeBlock",
+    "Status",
+    "SwitchTeamReply",
+    "SwitchedStreamSet",
+    "SwitchedTeam",
+]
+
+#: Synthetic event (topic "") delivered before every reconnect dial.
+RECONNECTING_EVENT = "reconnecting"
+#: Synthetic event delivered per topic once it is rejoined after a redial.
+REJOINED_EVENT = "rejoined"
+#: Synthetic event (topic "") delivered when reconnecting stops for good (e.g. HTTP 403).
+RECONNECT_FAILED_EVENT = "reconnect_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Push(metaclass=ABCMeta):
+    """A server-initiated event: ``topic``, ``event``, ``payload``.
+
+    ``payload`` is decoded JSON for text frames (lazily, on first read, for frames from the
+    socket) and ``bytes`` for binary pushes; ``raw_payload`` holds the payload bytes as they
+    stood on the wire. ``join_ref`` is the join the push belongs to (``None`` for broadcasts).
+    """
+
+    topic: str
+    event: str
+    payload: Any
+    raw_payload: bytes = field(default=b"", compare=False)
+    binary: bool = False
+    join_ref: str | None = None
+    ref: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.raw_payload:
+            raw = self.payload if self.binary else orjson.dumps(self.payload)
+            object.__setattr__(self, "raw_payload", bytes(raw))
+
+
+Push.register(Frame)
+
+
+class Status(enum.IntEnum):
+    """Connection lifecycle: INIT -> CONNECTING -> CONNECTED <-> RECONNECTING -> CLOSED.
+
+    ``str(status)`` is the lower-case name (``"connected"``), like the Go reference's String().
+    CONNECTED means the socket is live and every joined topic is joined; RECONNECTING covers an
+    outage after the first successful connect, until every topic is rejoined; CLOSED is terminal.
+    """
+
+    INIT = 0
+    CONNECTING = 1
+    CONNECTED = 2
+    RECONNECTING = 3
+    CLOSED = 4
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class ChannelErrorCode(str, enum.Enum):
+    """Typed ``code`` of an error ``phx_reply`` (unknown codes stay plain strings)."""
+
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    NOOP = "noop"
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, code: Any) -> ChannelErrorCode | str | None:
+        """Return the enum member for ``code``, the string itself if unknown, or None."""
+        if code is None:
+            return None
+        try:
+            return cls(code)
+        except ValueError:
+            return str(code)
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def _dict(data: Any, key: str) -> dict[str, Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeBlock:
+    """The ``scope`` block of a welcome / switch_team envelope."""
+
+    user_id: str = ""
+    team_id: str = ""
+    plan: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScopeBlock:
+        """Build from a decoded ``scope`` object (missing keys -> "")."""
+        return cls(_str(data, "user_id"), _str(data, "team_id"), _str(data, "plan"))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchedTeam:
+    """The new team's basic attributes after ``scope.switch_team``."""
+
+    id: str = ""
+    name: str = ""
+    personal: bool = False
+    ownership_model: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SwitchedTeam:
+        """Build from a decoded ``team`` object (missing keys -> defaults)."""
+        return cls(_str(data, "id"), _str(data, "name"), bool(data.get("personal", False)),
+                   _str(data, "ownership_model"))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchedStreamSet:
+    """The post-switch stream split: ``catalog`` (rebound) and ``items`` (kept)."""
+
+    catalog: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SwitchedStreamSet:
+        """Build from a decoded ``streams`` object (missing lists -> empty)."""
+        return cls(tuple(str(x) for x in data.get("catalog") or ()),
+                   tuple(str(x) for x in data.get("items") or ()))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchTeamReply:
+    """The success envelope of ``scope.switch_team`` (mirrors the welcome envelope)."""
+
+    scope: ScopeBlock
+    team: SwitchedTeam
+    role: str
+    streams: SwitchedStreamSet
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_response(cls, response: Any) -> SwitchTeamReply:
+        """Parse a decoded reply ``response``; missing blocks become empty defaults."""
+        data = response if isinstance(response, dict) else {}
+        return cls(
+            scope=ScopeBlock.from_dict(_dict(data, "scope")),
+            team=SwitchedTeam.from_dict(_dict(data, "team")),
+            role=_str(data, "role"),
+            streams=SwitchedStreamSet.from_dict(_dict(data, "streams")),
+            raw=response,
+        )
