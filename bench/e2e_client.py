@@ -10,6 +10,7 @@ Modes:
   ``decode_text=False`` like fastphx (text frames stay bytes): the floor.
 - ``bare_str``: the same loop with aiohttp's default ``decode_text=True`` (str messages).
 - ``bare_decode``: ``bare`` plus ``fastphx.codec.decode`` of every message (no delivery).
+- ``bare_orjson``: ``bare`` plus ``orjson.loads`` of every message (a naive reader's cost).
 - ``lazy``: ``fastphx.Client``, every push through ``client.pushes()``, payloads unread.
 - ``eager``: ``fastphx.Client(eager_payloads=True)``, reading every ``push.payload``.
 Run ``lazy`` with ``FASTPHX_NO_EXTENSIONS=1`` in the environment for the pure-Python codec.
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     topic = f"room:bench:{os.getpid()}"
     if mode in ("bare", "bare_str"):
         coro = run_bare(url, count, topic, decode_text=(mode == "bare_str"))
+    elif mode == "bare_orjson":
+        coro = run_bare(url, count, topic, decode_text=False, decode=orjson.loads)
     elif mode == "bare_decode":
         from fastphx.codec import decode
 

@@ -23,7 +23,7 @@ __all__ = ["main"]
 
 async def run(url: str, count: int) -> tuple[float, float]:
     """Receive ``count`` pushes through the package's topic callback; return (seconds, cpu)."""
-    from phoenix_channels_python_client import PHXChannelsClient
+    from phoenix_channels_python_client import PHXChannelsClient  # type: ignore[import-not-found]
 
     done = asyncio.Event()
     received = 0
