@@ -79,16 +79,16 @@ async def test_idle_timeout_closes_the_socket(raw_phx: ConnectPhx) -> None:
 
 async def test_inbound_frames_reset_the_idle_timer(raw_phx: ConnectPhx) -> None:
     """Heartbeats arriving more often than idle_timeout keep the socket open."""
-    async with PhoenixTestServer(idle_timeout=0.4) as srv:
+    async with PhoenixTestServer(idle_timeout=0.5) as srv:
         conn = await raw_phx(srv.url)
         loop = asyncio.get_running_loop()
         start = loop.time()
         ref = 0
-        while loop.time() - start < 1.2:  # three idle periods, a heartbeat every 0.1 s
+        while loop.time() - start < 1.5:  # three idle periods, a heartbeat every 0.05 s
             ref += 1
             await conn.send(None, str(ref), "phoenix", "heartbeat", {})
             assert (await conn.recv())[1] == str(ref)
-            await asyncio.sleep(0.1)  # pacing the client, not synchronisation
+            await asyncio.sleep(0.05)  # pacing the client, not synchronisation
         assert srv.connection_count == 1
 
 
