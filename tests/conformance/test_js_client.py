@@ -189,6 +189,16 @@ async def test_server_stop_closes_the_channel(node_scenarios: Path,
     assert server.joins[LOBBY] == 1
 
 
+async def test_leave(node_scenarios: Path, server: PhoenixTestServer) -> None:
+    """channel.leave() gets the server's ok reply; the server forgets the channel."""
+    events = await run_scenario(node_scenarios, "leave", server)
+    left = [e for e in events if e["ev"] == "left"]
+    assert left == [{"ev": "left", "state": "closed"}]
+    leave = await server.wait_for_frame(LOBBY, "phx_leave")
+    join = await server.wait_for_frame(LOBBY, "phx_join")
+    assert leave.join_ref == join.join_ref
+
+
 async def test_heartbeats_keep_the_socket_alive(node_scenarios: Path,
                                                 server: PhoenixTestServer) -> None:
     """With heartbeatIntervalMs 50, heartbeats are answered and the socket never reconnects."""

@@ -141,6 +141,20 @@ const scenarios = {
     ch.join().receive("ok", () => ch.push("stop", {}));
   },
 
+  // leave(): the ok reply resolves the leave push; the channel ends closed.
+  leave() {
+    const s = socket();
+    s.connect();
+    const ch = s.channel("room:lobby");
+    ch.onClose(() => out({ ev: "chan_close" }));
+    ch.join().receive("ok", () => {
+      ch.leave().receive("ok", () => {
+        out({ ev: "left", state: ch.state });
+        done();
+      });
+    });
+  },
+
   // Heartbeats every 50 ms are answered; the socket stays open (no reconnect).
   heartbeat() {
     const s = socket({ heartbeatIntervalMs: 50 });
