@@ -63,6 +63,7 @@ TokenArg = str | Callable[[], str] | None
 _TEXT = aiohttp.WSMsgType.TEXT
 _BINARY = aiohttp.WSMsgType.BINARY
 _REDACTED = "REDACTED"
+_CONTROL_EVENTS = frozenset({"phx_error", "phx_close", "phx_reply"})
 
 
 def _default_reconnect_delay(attempt: int) -> float:
@@ -577,6 +578,8 @@ class Client:
         decode_text = self._decode
         route = self._proto.receive_frame
         proto = self._proto
+        channels_get = proto.channels.get
+        control = _CONTROL_EVENTS
         subs = self._subs
         block = self.overflow == "block"
         while True:
@@ -592,11 +595,21 @@ class Client:
             except FrameDecodeError as exc:
                 self._malformed(msg.data, exc)
                 continue
-            push = route(frame)
-            if push is None:
-                if proto._events:
-                    self._after_input()
-                continue
+            # Inline copy of ClientProtocol.receive_frame's push branch (a method call per
+            # message is measurable): a push (no ref) on a known topic whose join_ref is
+            # current (or null) and that is not phx_error/phx_close. The rest goes through it.
+            channel = None if frame.ref is not None else channels_get(frame.topic)
+            join_ref = frame.join_ref
+            if (channel is None or (join_ref is not None and join_ref != channel.join_ref)
+                    or frame.event in control):
+                push = route(frame)
+                if push is None:
+                    if proto._events:
+                        self._after_input()
+                    continue
+            else:
+                proto._activity = True
+                push = frame
             for sub in subs:
                 if sub.filtered and not sub.matches(push):  # type: ignore[arg-type]
                     continue
