@@ -633,3 +633,26 @@ async def test_connection_assigns_are_per_connection(raw_phx: ConnectPhx) -> Non
             assert frame[4]["status"] == "ok"
         assert [c.assigns for c in srv.connections] == [{"team": "team_acme"}] * 2
         assert all("_team" not in c.params for c in srv.connections)
+
+
+async def test_slow_handler_does_not_block_heartbeats_or_other_channels(
+        raw_phx: ConnectPhx, phx_server: PhoenixTestServer) -> None:
+    """A handler still running holds up its own channel only, like a Phoenix channel process."""
+    release = asyncio.Event()
+
+    async def slow(ctx: ChannelContext, payload: Any) -> Any:
+        await release.wait()
+        return {"slow": True}
+
+    phx_server.add_channel("s:*", join=lambda ctx, params: {},
+                           handlers={"slow": slow, "fast": lambda ctx, payload: {"fast": True}})
+    conn = await raw_phx(phx_server.url)
+    await conn.join("s:1", "1")
+    await conn.join("s:2", "2")
+    await conn.send("1", "3", "s:1", "slow", {})
+    await conn.send("1", "4", "s:1", "fast", {})  # queued behind "slow" on s:1
+    await conn.send("2", "5", "s:2", "fast", {})
+    await conn.send(None, "6", "phoenix", "heartbeat", {})
+    assert {(await conn.recv())[1] for _ in range(2)} == {"5", "6"}
+    release.set()
+    assert [(await conn.recv())[1] for _ in range(2)] == ["3", "4"]

@@ -7,8 +7,9 @@ join_refs, unmatched topics, channel crashes and stops, ``max_channels``, the id
 binary pushes and replies, Presence state and diffs. Deliberate differences are listed in
 ``docs/testing-server.md``.
 
-Each connection is served by one task that handles inbound frames in order, like the
-Phoenix socket process. Server-to-client frames are framed by :mod:`._wire` and written to
+Each connection is served by one task that reads and routes frames in order, like the
+Phoenix socket process (heartbeats and joins are handled there); each joined channel
+handles its messages in its own task, like a channel process. Server-to-client frames are framed by :mod:`._wire` and written to
 the transport in one ``write`` call each (whole frames only), so they interleave safely
 with the frames aiohttp itself writes (pong, close) and with :meth:`PhoenixTestServer.blast`.
 """
@@ -119,7 +120,11 @@ class _Route:
 
 @dataclass(eq=False)
 class _Channel:
-    """A joined (or joining) topic on one connection."""
+    """A joined (or joining) topic on one connection.
+
+    Like a Phoenix channel process, it handles its messages in order in its own task
+    (``worker``), so a slow handler does not hold up heartbeats or other channels.
+    """
 
     topic: str
     join_ref: WireRef
@@ -128,6 +133,8 @@ class _Channel:
     joined: bool = False
     closed: bool = False
     deferred: list[Callable[[], object]] = field(default_factory=list)
+    inbox: list[_Inbound] = field(default_factory=list)
+    worker: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -668,11 +675,27 @@ class PhoenixTestServer:
                 await self._unmatched(conn, msg)
         elif msg.join_ref is not None and msg.join_ref != channel.join_ref:
             log.debug("ignoring stale message for %s (join_ref %r)", msg.topic, msg.join_ref)
-        elif msg.event == "phx_leave":
-            await self._reply(conn, channel.join_ref, msg.ref, msg.topic, "ok", {})
-            self._end_channel(conn, channel, "phx_close")
         else:
-            await self._handle_in(conn, channel, msg)
+            self._deliver(conn, channel, msg)
+
+    def _deliver(self, conn: ServerConnection, channel: _Channel, msg: _Inbound) -> None:
+        """Queue ``msg`` for the channel's own task (started on first use)."""
+        channel.inbox.append(msg)
+        if channel.worker is None or channel.worker.done():
+            channel.worker = asyncio.get_running_loop().create_task(
+                self._channel_worker(conn, channel))
+            channel.worker.add_done_callback(_log_worker_failure)
+
+    async def _channel_worker(self, conn: ServerConnection, channel: _Channel) -> None:
+        """Handle the channel's queued messages in order; stop when the channel ends
+        (messages still queued for an ended channel are lost, as in a dead process's mailbox)."""
+        while channel.inbox and not channel.closed:
+            msg = channel.inbox.pop(0)
+            if msg.event == "phx_leave":
+                await self._reply(conn, channel.join_ref, msg.ref, msg.topic, "ok", {})
+                self._end_channel(conn, channel, "phx_close")
+            else:
+                await self._handle_in(conn, channel, msg)
 
     async def _unmatched(self, conn: ServerConnection, msg: _Inbound) -> None:
         """Answer a message for a topic with no channel (join_ref null, as Phoenix)."""
@@ -752,8 +775,12 @@ class PhoenixTestServer:
     # ------------------------------------------------------------------ channel end
 
     def _drop_channel(self, conn: ServerConnection, channel: _Channel) -> None:
-        """Remove a channel from its connection and untrack its Presence metas."""
+        """Remove a channel from its connection (its task is cancelled, as Phoenix kills the
+        channel process) and untrack its Presence metas."""
         channel.closed = True
+        worker = channel.worker
+        if worker is not None and worker is not asyncio.current_task():
+            worker.cancel()
         if conn._channels.get(channel.topic) is channel:
             del conn._channels[channel.topic]
         self._untrack_owner(channel)
@@ -941,6 +968,12 @@ class PhoenixTestServer:
         for conn in self._conns.values():
             conn.resume_reading()
         self._notify()
+
+
+def _log_worker_failure(task: asyncio.Task[None]) -> None:
+    """Log a channel task that failed outside its handlers (a bug in this module)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("channel task failed", exc_info=task.exception())
 
 
 def _status_of(result: Any) -> tuple[str, Any]:
