@@ -151,7 +151,15 @@ FPX_INLINE const fpx_u8 *fpx_scan_string(const fpx_u8 *p, const fpx_u8 *end, int
                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
             unsigned int m = (unsigned int)_mm_movemask_epi8(sp);
             if (m) {
-                p += __builtin_ctz(m);
+                /* the usual stop is the closing quote: answer without reloading the byte */
+                unsigned int q = (unsigned int)_mm_movemask_epi8(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+                int at = __builtin_ctz(m);
+                p += at;
+                if (FPX_LIKELY(q & (1u << at))) {
+                    *flags = fl;
+                    return p;
+                }
                 goto special;
             }
             p += 16;
@@ -458,6 +466,40 @@ FPX_INLINE int fpx_eq_short(const fpx_u8 *a, const fpx_u8 *b, Py_ssize_t n) {
     for (i = 0; i < n; i++)
         if (a[i] != b[i]) return 0;
     return 1;
+}
+
+/* Length of s (n UTF-8 bytes) as a JSON string with quotes, escaped like JSON.stringify;
+ * extra_tbl gives each byte's extra length. Chunks without a quote, backslash or control
+ * byte are skipped 8 at a time (non-ASCII bytes are written raw). */
+FPX_INLINE Py_ssize_t fpx_escaped_len(const fpx_u8 *s, Py_ssize_t n,
+                                      const unsigned char *extra_tbl) {
+    Py_ssize_t i = 0, extra = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v, q, b, ctl;
+        memcpy(&v, s + i, 8);
+        q = v ^ (FPX_ONES * '"');
+        b = v ^ (FPX_ONES * '\\');
+        ctl = (v - FPX_ONES * 0x20) & ~v;
+        q = (q - FPX_ONES) & ~q;
+        b = (b - FPX_ONES) & ~b;
+        if ((ctl | q | b) & FPX_HIGHS) break; /* counted exactly below */
+    }
+#endif
+    for (; i < n; i++) extra += extra_tbl[s[i]];
+    return n + 2 + extra;
+}
+
+/* Steals `body` (bytes). Returns a new bytes object of front + len(body) + back bytes with
+ * body's bytes at offset `front` (front and back are left for the caller to fill), or NULL.
+ * (Growing a fresh orjson result in place with _PyBytes_Resize was measured slower: its
+ * buffer comes from the libc allocator and realloc moves it.) */
+static PyObject *fpx_make_room(PyObject *body, Py_ssize_t front, Py_ssize_t back) {
+    Py_ssize_t n = PyBytes_GET_SIZE(body);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, front + n + back);
+    if (out) memcpy(PyBytes_AS_STRING(out) + front, PyBytes_AS_STRING(body), (size_t)n);
+    Py_DECREF(body);
+    return out;
 }
 
 /* Cheap hash of a short byte string for the header-string cache (collisions only cost a

@@ -1,11 +1,14 @@
-"""Header caches: interleaved streams and near-identical headers decode to their own values."""
+"""Fast paths stay exact: header caches (interleaved streams, near-identical headers) and
+encode's choice between splicing and one orjson.dumps (alternating payload sizes)."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
+import orjson
 import pytest
 
+from fastphx._types import RawJSON
 from fastphx.errors import FrameDecodeError
 
 STREAM_A = b'["3",null,"room:a","tick",{"i":1}]'
@@ -64,3 +67,25 @@ def test_long_header_over_cache_limit(codec: ModuleType) -> None:
     for _ in range(2):
         frame = codec.decode(data)
         assert frame.topic == topic and frame.ref == "2"
+
+
+def test_encode_alternating_payload_sizes(codec: ModuleType) -> None:
+    """Small and big payloads in any order encode exactly like orjson.dumps of the list."""
+    small = {"a": "caf\u00e9\n"}
+    big = {"rows": ["x" * 100] * 100}
+    for body in (small, big, big, small, small, big, RawJSON(b"[1]"), big, small):
+        out = codec.encode("1", "2", "t\"\x01", "ev", body)
+        value = orjson.loads(out[-4:-1]) if isinstance(body, RawJSON) else body
+        assert out == orjson.dumps(["1", "2", "t\"\x01", "ev", value])
+
+
+@pytest.mark.parametrize("first", [{"k": 1}, {"rows": ["x" * 100] * 100}])
+def test_encode_errors_after_either_path(codec: ModuleType, first: dict[str, object]) -> None:
+    """Wrong types and lone surrogates raise TypeError whichever way the last call took."""
+    codec.encode(None, None, "t", "e", first)
+    with pytest.raises(TypeError):
+        codec.encode(None, None, 1, "e", {})
+    with pytest.raises(TypeError):
+        codec.encode(None, None, "t\ud800", "e", {})
+    with pytest.raises(TypeError):
+        codec.encode(None, None, "t", "e", {"k": object()})
