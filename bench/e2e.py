@@ -51,6 +51,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("eager", "fastphx, eager, every payload read", "eager", target=0.6),
     Variant("py", "fastphx, pure-Python codec, lazy", "lazy", {"FASTPHX_NO_EXTENSIONS": "1"}),
     Variant("bare_decode", "bare loop + fastphx.codec.decode (no delivery)", "bare_decode"),
+    Variant("bare_queue", "bare loop on aiohttp's reader queue (no receive())", "bare_queue",
+            needs_fastphx=False),
     Variant("bare_orjson", "bare loop + orjson.loads of every frame", "bare_orjson",
             needs_fastphx=False),
     Variant("bare_str", "bare aiohttp loop, decode_text=True", "bare_str", needs_fastphx=False),

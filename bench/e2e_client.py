@@ -10,6 +10,8 @@ Modes:
   ``decode_text=False`` like fastphx (text frames stay bytes): the floor.
 - ``bare_str``: the same loop with aiohttp's default ``decode_text=True`` (str messages).
 - ``bare_decode``: ``bare`` plus ``fastphx.codec.decode`` of every message (no delivery).
+- ``bare_queue``: ``bare`` reading aiohttp's private reader queue directly (no ``receive()``
+  per message): what a client that bypasses ``receive()`` could reach.
 - ``bare_orjson``: ``bare`` plus ``orjson.loads`` of every message (a naive reader's cost).
 - ``lazy``: ``fastphx.Client``, every push through ``client.pushes()``, payloads unread.
 - ``eager``: ``fastphx.Client(eager_payloads=True)``, reading every ``push.payload``.
@@ -33,8 +35,22 @@ __all__ = ["main", "run_bare", "run_fastphx"]
 _TIMEOUT = 120.0
 
 
+async def _queue_reads(ws: Any) -> Any:
+    """Yield ``ws``'s messages; a data message already parsed comes straight from aiohttp's
+    reader queue (``_reader.read()``: no ``receive()`` per message), anything else (control
+    frames, waiting, EOF) through ``ws.receive()`` with its full semantics."""
+    queue = ws._reader
+    buffer, read, receive = queue._buffer, queue.read, ws.receive
+    data_types = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+    while True:
+        if buffer and buffer[0][0].type in data_types:
+            yield await read()
+        else:
+            yield await receive()
+
+
 async def run_bare(url: str, count: int, topic: str, *, decode_text: bool,
-                   decode: Any = None) -> tuple[float, float]:
+                   decode: Any = None, reader_queue: bool = False) -> tuple[float, float]:
     """Receive ``count`` blasted pushes with a bare aiohttp loop; return (seconds, cpu).
 
     With ``decode`` (a codec's ``decode``), every message is also decoded to a frame.
@@ -50,7 +66,8 @@ async def run_bare(url: str, count: int, topic: str, *, decode_text: bool,
         await ws.send_str(orjson.dumps(["1", "2", topic, "blast", {"count": count}]).decode())
         expected = count + 1  # the blast's reply plus every push
         received = 0
-        async for msg in ws:
+        source: Any = _queue_reads(ws) if reader_queue else ws
+        async for msg in source:
             if msg.type is aiohttp.WSMsgType.TEXT:
                 if decode is not None:
                     decode(msg.data)
@@ -91,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     topic = f"room:bench:{os.getpid()}"
     if mode in ("bare", "bare_str"):
         coro = run_bare(url, count, topic, decode_text=(mode == "bare_str"))
+    elif mode == "bare_queue":
+        coro = run_bare(url, count, topic, decode_text=False, reader_queue=True)
     elif mode == "bare_orjson":
         coro = run_bare(url, count, topic, decode_text=False, decode=orjson.loads)
     elif mode == "bare_decode":
@@ -103,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown mode {mode!r}")
     seconds, cpu = asyncio.run(asyncio.wait_for(coro, _TIMEOUT))
     impl = "-"
-    if mode in ("lazy", "eager", "bare_decode"):
+    if not mode.startswith("bare") or mode == "bare_decode":
         import fastphx
 
         impl = fastphx.IMPLEMENTATION
