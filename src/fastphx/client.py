@@ -252,7 +252,8 @@ class Client:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._subs: list[PushStream] = []
+        # Copy-on-write: replaced, never mutated, so the reader's loop over it stays valid.
+        self._subs: tuple[PushStream, ...] = ()
         self._backlog: PushStream | None = None
         self._closing: asyncio.Task[None] | None = None
         self._dead = False
@@ -421,15 +422,18 @@ class Client:
                events: Iterable[str] | str | None = None) -> PushStream:
         """Return an async iterator over server pushes (optionally one topic / some events).
 
-        Each iterator has its own buffer of ``push_buffer_size``; pushes that arrived before
-        the first iterator existed are handed to it. It ends when the client closes.
+        Each iterator has its own buffer of ``push_buffer_size``; with ``overflow="block"``
+        a full buffer stops the socket reader until the iterator drains it. Until the first
+        iterator exists (and whenever none exists), a backlog keeps the latest
+        ``push_buffer_size`` pushes (older ones dropped and counted in ``dropped``), and the
+        next iterator created takes them. It ends when the client closes.
         """
         event_set = None if events is None else frozenset(
             (events,) if isinstance(events, str) else events)
         stream = PushStream(self, self.push_buffer_size, topic, event_set)
         if self._proto.status is Status.CLOSED:
             stream.ended = True
-        self._subs.append(stream)
+        self._subs = (*self._subs, stream)
         backlog, self._backlog = self._backlog, None
         if backlog is not None:
             self._unsubscribe(backlog)
@@ -580,7 +584,6 @@ class Client:
         proto = self._proto
         channels_get = proto.channels.get
         control = _CONTROL_EVENTS
-        subs = self._subs
         block = self.overflow == "block"
         while True:
             msg = await receive()
@@ -610,12 +613,12 @@ class Client:
             else:
                 proto._activity = True
                 push = frame
-            for sub in subs:
+            for sub in self._subs:
                 if sub.filtered and not sub.matches(push):  # type: ignore[arg-type]
                     continue
                 buf = sub._buf
                 if len(buf) >= sub._cap:
-                    if block:
+                    if block and sub is not self._backlog:
                         await self._wait_for_space(sub)
                         if sub.ended:
                             continue
@@ -649,7 +652,7 @@ class Client:
             self._last_drop_log = now
             self.logger.warning("push buffer full (%d): %s; %d dropped so far",
                                 sub._cap, self.overflow, self.dropped)
-        if self.overflow == "drop_oldest":
+        if self.overflow != "drop_newest":  # drop_oldest, and the backlog under "block"
             sub._buf.popleft()
             return False
         return True
@@ -678,6 +681,8 @@ class Client:
             if not event.waiter.done():
                 event.waiter.set_exception(event.error)
         elif isinstance(event, Rejoined):
+            if event.topic == self.topic:
+                self.welcome = event.response
             self._deliver_synthetic(Push(event.topic, REJOINED_EVENT, event.response))
         elif isinstance(event, ChannelErrored):
             self.logger.warning("channel %r crashed (phx_error); rejoining", event.topic)
@@ -757,13 +762,13 @@ class Client:
 
     def _new_backlog(self) -> None:
         self._backlog = PushStream(self, self.push_buffer_size, None, None)
-        self._subs.append(self._backlog)
+        self._subs = (*self._subs, self._backlog)
 
     def _unsubscribe(self, stream: PushStream) -> None:
-        try:
-            self._subs.remove(stream)
-        except ValueError:
+        stream.ended = True  # a reader blocked on its space must not wait again
+        if stream not in self._subs:
             return
+        self._subs = tuple(s for s in self._subs if s is not stream)
         if stream.space_waiter is not None and not stream.space_waiter.done():
             stream.space_waiter.set_result(None)
         if not self._subs and self._proto.status is not Status.CLOSED:

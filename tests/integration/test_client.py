@@ -335,6 +335,31 @@ async def test_drop_policies_count_exactly(make_client: MakeClient,
     assert "dropped" in caplog.text
 
 
+async def test_no_iterator_does_not_block_replies(make_client: MakeClient) -> None:
+    """Without any pushes() iterator the backlog keeps the latest pushes; replies flow."""
+    client = make_client(push_buffer_size=16)
+    await client.connect()
+    await client.push("console:lobby", "numbers", {"count": 100})
+    assert (await client.push("console:lobby", "echo", {"x": 1})).response == {"x": 1}
+    assert client.dropped == 100 - 16
+    stream = client.pushes()
+    assert [p.payload["i"] for p in list(stream._buf)] == list(range(84, 100))
+
+
+async def test_closing_a_full_iterator_unblocks_reader(make_client: MakeClient) -> None:
+    """aclose() on a full, unread iterator releases the blocked reader."""
+    client = make_client(push_buffer_size=4)
+    await client.connect()
+    stalled = client.pushes(events={"n"})
+    other = client.pushes(events={"n"})
+    task = asyncio.ensure_future(client.push("console:lobby", "numbers", {"count": 50}))
+    got = [(await next_push(other)).payload["i"] for _ in range(3)]
+    await stalled.aclose()
+    got += [(await next_push(other)).payload["i"] for _ in range(47)]
+    assert got == list(range(50))
+    assert (await asyncio.wait_for(task, WAIT)).response == {"count": 50}
+
+
 # --------------------------------------------------------------------------- heartbeat
 
 
