@@ -24,7 +24,11 @@ export FASTPHX_BUILD_EXTENSION=yes   # a failed compile fails the build (no sile
 START=$SECONDS
 
 TMP=$(mktemp -d -t fastphx-dist.XXXXXX)
-cleanup() { if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi; }
+cleanup() {
+  # let the background venv job finish (it writes into $TMP) before removing the temp dir
+  if [ -n "${TVENV_PID:-}" ]; then wait "$TVENV_PID" 2>/dev/null || true; fi
+  if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
 trap cleanup EXIT
 # quiet LOG CMD...: runs CMD with its output in LOG, shown (tail) only if CMD fails.
 quiet() { local log=$1; shift; "$@" > "$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }; }
