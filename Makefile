@@ -42,6 +42,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-only
 
+# Coverage-guided fuzzing of the codec (C build vs pure-Python twin vs orjson), FUZZ_SECONDS
+# long (default 300); the corpus grows in .venv/fuzz-corpus. See tests/fuzz/README.md.
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet atheris
+	mkdir -p $(VENV)/fuzz-corpus
+	$(BIN)/python tests/fuzz/fuzz_codec.py -max_total_time=$${FUZZ_SECONDS:-300} -max_len=4096 \
+		-dict=tests/fuzz/json.dict $(VENV)/fuzz-corpus tests/fuzz/corpus
+
 # Packaging proof (issue #5): sdist, wheel built from it without Cython preinstalled,
 # auditwheel repair, twine check, unit tests on the installed wheel; all in a temp dir.
 dist-check: $(STAMP)
