@@ -84,4 +84,5 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     api = (site / "api" / "index.html").read_text()
     assert 'id="fastphx.errors.FastphxError"' in api
     assert 'id="fastphx.codec.IMPLEMENTATION"' in api
+    assert 'id="fastphx.client.Client"' in api
 
