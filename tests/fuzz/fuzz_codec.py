@@ -20,10 +20,9 @@ extension (see ``tests/fuzz/README.md``).
 from __future__ import annotations
 
 import sys
-from types import ModuleType
 from typing import Any
 
-import atheris
+import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import orjson
 
 with atheris.instrument_imports(include=["fastphx._codec_py"]):
@@ -99,7 +98,3 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv)
-
-
-__all__: list[str] = []
-_unused: ModuleType = codec_py
