@@ -326,6 +326,7 @@ class ClientProtocol:
             return
         self.socket_open = False
         self.heartbeat_due = self.heartbeat_ref = None
+        self._out.clear()  # frames for the dead socket; their pushes fail just below
         self._rejoin_at.clear()
         self._unscheduled.clear()
         self._fail_in_flight()

@@ -146,6 +146,19 @@ async def test_unreachable_raises_connect_error(make_client: MakeClient) -> None
     assert not isinstance(info.value, fastphx.AuthError)
 
 
+async def test_handshake_timeout_raises_connect_timeout(make_client: MakeClient) -> None:
+    """A server that accepts TCP but never answers the upgrade -> ConnectTimeout."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        client = make_client(url=f"ws://127.0.0.1:{port}/socket/websocket",
+                             connect_timeout=0.1)
+        with pytest.raises(fastphx.ConnectTimeout):
+            await client.connect()
+    assert client.status is Status.CLOSED
+
+
 async def test_join_error_raises_channel_error(make_client: MakeClient) -> None:
     """A join answered with an error raises ChannelError carrying the reason as code."""
     client = make_client()
@@ -642,6 +655,21 @@ async def test_close_leaves_no_task(server: PhoenixTestServer) -> None:
     assert [p async for p in stream] == []
     with pytest.raises(fastphx.ClientClosedError):
         await client.push("room:t", "echo", {})
+
+
+async def test_close_while_reconnecting(server: PhoenixTestServer) -> None:
+    """close() during an outage stops redialling, ends iterators and leaves no task."""
+    before = asyncio.all_tasks()
+    client = fastphx.Client(server.url, **FAST)
+    stream = client.pushes()
+    await client.connect()
+    await server.stop()
+    await next_push(stream, "reconnecting")
+    waiting = asyncio.ensure_future(next_push(stream, "never-sent"))
+    await client.close()
+    with pytest.raises(AssertionError, match="stream ended"):
+        await waiting
+    assert asyncio.all_tasks() == before and client.status is Status.CLOSED
 
 
 async def test_close_fails_pending(make_client: MakeClient) -> None:
