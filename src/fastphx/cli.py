@@ -307,34 +307,54 @@ def _show(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-async def _stream(client: Any, count: int, progress: _Progress) -> tuple[int, int]:
-    """Ask the server for ``count`` pushes and consume them; return (received, order errors)."""
+class _Tally:
+    """What the demo's stream consumer saw: messages received and ordering faults."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.disorder = 0
+        self.first: int | None = None
+
+    def see(self, i: int) -> None:
+        """Count message number ``i``; it must follow the previous one (first: 0 or 1)."""
+        if self.first is None:
+            self.first = i
+            self.disorder += i not in (0, 1)
+        elif i != self.first + self.received:
+            self.disorder += 1
+        self.received += 1
+
+
+async def _consume(client: Any, count: int, tally: _Tally, progress: _Progress) -> None:
+    """Read ``stream`` pushes on the demo room until ``count`` arrived (or the stream ends)."""
+    async for push in client.pushes():
+        if push.event != "stream" or push.topic != DEMO_ROOM:
+            continue
+        tally.see(push.payload["i"])
+        if not tally.received & 1023:
+            progress.update(tally.received)
+        if tally.received == count:
+            break
+
+
+async def _stream(client: Any, count: int, progress: _Progress) -> _Tally:
+    """Ask the server for ``count`` pushes and consume them, with a watchdog; return the tally."""
+    limit = max(60.0, count / 2000)
     # Push concurrently with reading: a lossless (blocking) push buffer that nobody drains
     # would otherwise hold back the reader, and the reply with it.
     reply = asyncio.ensure_future(
-        client.push(DEMO_ROOM, "stream", {"count": count}, timeout=max(60.0, count / 2000)))
-    received = errors_seen = 0
-    first: int | None = None
+        client.push(DEMO_ROOM, "stream", {"count": count}, timeout=limit))
+    tally = _Tally()
     try:
-        async for push in client.pushes():
-            if push.event != "stream" or push.topic != DEMO_ROOM:
-                continue
-            i = push.payload["i"]
-            if first is None:
-                first = i
-            if i != first + received:
-                errors_seen += 1
-            received += 1
-            if not received & 1023:
-                progress.update(received)
-            if received == count:
-                break
-        progress.update(received)
+        await asyncio.wait_for(_consume(client, count, tally, progress), limit)
+        progress.update(tally.received)
         await reply
+    except asyncio.TimeoutError:
+        print(f"fastphx demo: the stream did not complete within {limit:g}s", file=sys.stderr)
     finally:
         reply.cancel()
         progress.finish()
-    return received, errors_seen
+    return tally
 
 
 async def _demo_session(url: str, count: int, out: IO[str]) -> int:
@@ -349,8 +369,9 @@ async def _demo_session(url: str, count: int, out: IO[str]) -> int:
         print(f"push echo -> {reply.status} {_show(reply.response)}", file=out, flush=True)
         print(f"streaming {count:,} messages from {DEMO_ROOM} ...", file=out, flush=True)
         t0, c0 = time.perf_counter(), time.process_time()
-        received, disorder = await _stream(client, count, _Progress(count, sys.stderr))
+        tally = await _stream(client, count, _Progress(count, sys.stderr))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    received, disorder = tally.received, tally.disorder
     ok = received == count and disorder == 0
     verdict = "in order, none lost" if ok else f"{disorder} out of order, {count - received} lost"
     print(f"received {received:,}/{count:,} messages, {verdict}", file=out, flush=True)

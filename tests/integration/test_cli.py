@@ -91,6 +91,45 @@ async def test_listen_prints_each_push_as_a_json_line(server: PhoenixTestServer)
     ]
 
 
+async def test_listen_prints_reconnecting_and_rejoined_events(server: PhoenixTestServer) -> None:
+    """After a dropped connection ``listen`` writes the synthetic reconnect events, then pushes."""
+    task = asyncio.ensure_future(
+        run_cli("listen", server.url, "--topic", "room:1", "--count", "3"))
+    await server.wait_for_join("room:1", timeout=TIMEOUT)
+    await server.drop_connections()
+    await server.wait_for_join("room:1", count=2, timeout=TIMEOUT)
+    await server.push("room:1", "note", {"after": True})
+    status, out, err = await asyncio.wait_for(task, TIMEOUT)
+    assert status == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(line["topic"], line["event"]) for line in lines] == [
+        ("", "reconnecting"), ("room:1", "rejoined"), ("room:1", "note")]
+    assert lines[0]["payload"]["attempt"] == 1
+    assert lines[1]["payload"] == {"joined": True}
+
+
+async def test_listen_exits_0_on_sigint(server: PhoenixTestServer) -> None:
+    """Ctrl-C (SIGINT) closes the client and exits 0 with nothing on stderr but the join note."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fastphx", "listen", server.url, "--topic", "room:1",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await server.wait_for_join("room:1", timeout=TIMEOUT)
+        assert proc.stderr is not None
+        assert (await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)) == b"joined room:1\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+        assert proc.returncode == 0, err
+        assert out == b"" and err == b""
+        await server.wait_for(lambda: server.connection_count == 0, timeout=TIMEOUT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 async def test_listen_sends_connect_params_and_api_key(server: PhoenixTestServer) -> None:
     """``--param`` values and the API key from the environment reach the server's connect."""
     task = asyncio.ensure_future(run_cli(
