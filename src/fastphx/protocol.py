@@ -374,12 +374,16 @@ class ClientProtocol:
         """Join ``topic``; the reply resolves ``waiter`` (error reply -> ChannelError).
 
         Sent now if the socket is open, else on ``connection_made``. Raises
-        ClientClosedError when closed, LocalProtocolError when the topic is already joined.
+        ClientClosedError when closed, LocalProtocolError when the topic is already joined,
+        ConnectionLostError during an outage (RECONNECTING with no socket).
         """
         if self.status is Status.CLOSED:
             raise ClientClosedError("client is closed")
         if topic in self.channels:
             raise LocalProtocolError(f"topic {topic!r} is already joined")
+        if self.status is Status.RECONNECTING and not self.socket_open:
+            # Fail fast rather than wait an outage out with no timeout running.
+            raise ConnectionLostError(f"cannot join {topic!r}: reconnecting")
         channel = Channel(topic, params, join_waiter=waiter,
                           join_timeout=self.reply_timeout if timeout is None else timeout)
         self.channels[topic] = channel

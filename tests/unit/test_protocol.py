@@ -421,3 +421,12 @@ def test_binary_push_encoded_binary() -> None:
     proto.push("room:1", "bin", b"\x00\xff", "w", 1.0, binary=True)
     ((data, binary),) = proto.data_to_send()
     assert binary and data[0] == 0 and data.endswith(b"\x00\xff")
+
+
+def test_join_during_outage_fails_fast() -> None:
+    """A join while RECONNECTING with no socket raises ConnectionLostError at once."""
+    proto, _ = connected()
+    proto.connection_lost(1.0, 1006)
+    with pytest.raises(ConnectionLostError):
+        proto.join("room:2", {}, "w", 1.0)
+    assert "room:2" not in proto.channels
