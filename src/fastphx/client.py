@@ -586,17 +586,16 @@ class Client:
         control = _CONTROL_EVENTS
         block = self.overflow == "block"
         while True:
-            msg = await receive()
-            mtype = msg.type
+            mtype, data, _ = await receive()  # WSMessage is a NamedTuple: unpack, no getattr
             try:
                 if mtype is _TEXT:
-                    frame = decode_text(msg.data)
+                    frame = decode_text(data)
                 elif mtype is _BINARY:
-                    frame = decode_binary(msg.data)
+                    frame = decode_binary(data)
                 else:
                     return
             except FrameDecodeError as exc:
-                self._malformed(msg.data, exc)
+                self._malformed(data, exc)
                 continue
             # Inline copy of ClientProtocol.receive_frame's push branch (a method call per
             # message is measurable): a push (no ref) on a known topic whose join_ref is
