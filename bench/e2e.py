@@ -28,7 +28,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["VARIANTS", "Variant", "main", "render_table", "run_variant", "summarize"]
+__all__ = ["VARIANTS", "Variant", "main", "render_table", "run_variant", "summarize",
+           "write_chart_group"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -147,6 +148,17 @@ def render_table(results: dict[str, list[dict[str, float]]], variants: tuple[Var
     return "\n".join(lines)
 
 
+def write_chart_group(path: Path, results: dict[str, list[dict[str, float]]],
+                      variants: tuple[Variant, ...], count: int) -> None:
+    """Write the best rates as one chart group in the format of ``docs/benchmarks.json``."""
+    bars = [{"label": ("fastphx " if v.key in ("lazy", "eager", "py") else "") + v.label
+             .removeprefix("fastphx, "), "value": round(summarize(results[v.key])["best"])}
+            for v in variants if results.get(v.key)]
+    group = {"name": f"end to end: {count:,} pushes over loopback", "unit": "msgs/s (best run)",
+             "lower_is_better": False, "bars": bars}
+    path.write_text(json.dumps(group, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def run_scale(python: str, count: int,
               results: dict[str, list[dict[str, float]]]) -> tuple[Variant, ...]:
     """Run the PyPI client once against a raw server; record it in ``results``."""
@@ -171,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=("testing", "raw"), default="testing")
     parser.add_argument("--variants", default="bare,lazy,eager,py",
                         help="comma-separated keys among " + ",".join(v.key for v in VARIANTS))
+    parser.add_argument("--json", metavar="PATH",
+                        help="also write the best rates as a docs/benchmarks.json chart group")
     parser.add_argument("--scale-python", metavar="PYTHON",
                         help="an interpreter with phoenix-channels-python-client installed: "
                              "also run that client once, against the raw server, for scale")
@@ -198,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server: {args.server}, {args.repeat} alternating runs per variant, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     print(render_table(results, variants, args.count))
+    if args.json:
+        write_chart_group(Path(args.json), results, variants, args.count)
     return 0
 
 
