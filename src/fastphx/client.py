@@ -11,6 +11,7 @@ import asyncio
 import base64
 import datetime as _dt
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -63,6 +64,9 @@ TokenArg = str | Callable[[], str] | None
 _TEXT = aiohttp.WSMsgType.TEXT
 _BINARY = aiohttp.WSMsgType.BINARY
 _REDACTED = "REDACTED"
+# Query parameters redacted wherever a URL is shown (also ones the caller put in the URL).
+_SECRET_QUERY = re.compile(r"((?:api_key|token|access_token|auth_token|password)=)[^&\s\"']+",
+                           re.IGNORECASE)
 _CONTROL_EVENTS = frozenset({"phx_error", "phx_close", "phx_reply"})
 
 
@@ -779,5 +783,5 @@ class Client:
                 text = text.replace(secret, _REDACTED)
         if self._api_key:
             text = text.replace(self._api_key, _REDACTED)
-        return text
+        return _SECRET_QUERY.sub(r"\1" + _REDACTED, text)
 

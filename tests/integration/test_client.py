@@ -637,6 +637,11 @@ async def test_no_secret_in_logs_or_errors(server: PhoenixTestServer,
         await server.drop_connections()
         await next_push(stream, "rejoined")
         texts += [repr(client), client.url]
+        in_url = make_client(url=f"ws://127.0.0.1:{closed_port()}/x?api_key={key}")
+        with pytest.raises(fastphx.ConnectError) as info3:
+            await in_url.connect()
+        texts += [str(info3.value), repr(in_url), in_url.url]
+        assert "api_key=REDACTED" in in_url.url
     blob = caplog.text + "".join(texts)
     assert key not in blob and token not in blob
 
