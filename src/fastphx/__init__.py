@@ -5,15 +5,6 @@ from __future__ import annotations
 from ._types import RawJSON, Reply
 from ._version import __version__
 from .client import Client, PushStream
-from .models import (
-    ChannelErrorCode,
-    Push,
-    ScopeBlock,
-    Status,
-    SwitchedStreamSet,
-    SwitchedTeam,
-    SwitchTeamReply,
-)
 from .codec import IMPLEMENTATION, Frame, decode, decode_binary, encode, encode_binary, parse_reply
 from .errors import (
     AuthError,
@@ -30,6 +21,15 @@ from .errors import (
     LocalProtocolError,
     NotJoinedError,
     PushTimeout,
+)
+from .models import (
+    ChannelErrorCode,
+    Push,
+    ScopeBlock,
+    Status,
+    SwitchedStreamSet,
+    SwitchedTeam,
+    SwitchTeamReply,
 )
 
 __all__ = [
