@@ -61,6 +61,8 @@ cdef extern from "_jsonscan.h":
     const fpx_u8* fpx_scan_value(const fpx_u8* p, const fpx_u8* end, fpx_err* e)
     uint64_t fpx_hash_short(const fpx_u8* p, Py_ssize_t n)
     bint fpx_eq_short(const fpx_u8* a, const fpx_u8* b, Py_ssize_t n)
+    Py_ssize_t fpx_slot_offset(object descr)
+    object fpx_slot_get(object obj, Py_ssize_t offset)
     object fpx_make_room(PyObject* body, Py_ssize_t front, Py_ssize_t back)
     Py_ssize_t fpx_escaped_len(const fpx_u8* s, Py_ssize_t n, const unsigned char* extra_tbl)
     const fpx_u8* fpx_utf8_seq "fpx_utf8" (const fpx_u8* p, const fpx_u8* end, fpx_err* e)
@@ -609,6 +611,8 @@ cdef inline char* _put_string(char* o, const fpx_u8* s, Py_ssize_t n, Py_ssize_t
 
 
 DEF _SPLICE_MAX = 2048
+# RawJSON has __slots__ = ("data",): read the slot at its offset, no attribute lookup
+cdef Py_ssize_t _rawjson_data_offset = fpx_slot_offset(RawJSON.__dict__["data"])
 cdef bint _enc_big = False
 
 
@@ -633,7 +637,8 @@ def encode(join_ref, ref, topic, event, payload):
     cdef _Head h
     cdef PyObject* owned
     if PyObject_TypeCheck(payload, <PyTypeObject*>_RawJSON):
-        body = payload.data
+        body = fpx_slot_get(payload, _rawjson_data_offset) if type(payload) is _RawJSON \
+            else payload.data
         if not PyBytes_Check(body):
             raise TypeError("RawJSON.data must be bytes")
     # Two byte-identical ways (orjson escapes strings exactly like JSON.stringify: \b \f \n
@@ -668,7 +673,11 @@ cdef inline int _head_field(_Head* h, int i, object v) except -1:
         h.s[i] = NULL
         h.esc[i] = 4
     else:
-        h.s[i] = PyUnicode_AsUTF8AndSize(v, &h.n[i])
+        if PyUnicode_IS_COMPACT_ASCII(v):  # the usual header string: its data is its UTF-8
+            h.s[i] = <const char*>PyUnicode_DATA(v)
+            h.n[i] = PyUnicode_GET_LENGTH(v)
+        else:
+            h.s[i] = PyUnicode_AsUTF8AndSize(v, &h.n[i])
         h.esc[i] = _escaped_len(<const fpx_u8*>h.s[i], h.n[i])
     return 0
 

@@ -14,6 +14,7 @@
 #define FASTPHX_JSONSCAN_H
 
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -500,6 +501,23 @@ static PyObject *fpx_make_room(PyObject *body, Py_ssize_t front, Py_ssize_t back
     if (out) memcpy(PyBytes_AS_STRING(out) + front, PyBytes_AS_STRING(body), (size_t)n);
     Py_DECREF(body);
     return out;
+}
+
+/* Byte offset of an object slot given its member descriptor (a __slots__ entry), or -1. */
+static Py_ssize_t fpx_slot_offset(PyObject *descr) {
+    PyMemberDef *m;
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) return -1;
+    m = ((PyMemberDescrObject *)descr)->d_member;
+    if (m->type != T_OBJECT_EX || (m->flags & READONLY)) return -1;
+    return m->offset;
+}
+
+/* New reference to the slot at `offset` of obj (AttributeError when unset or no offset). */
+static PyObject *fpx_slot_get(PyObject *obj, Py_ssize_t offset) {
+    PyObject *v = offset > 0 ? *(PyObject **)((char *)obj + offset) : NULL;
+    if (v == NULL) return PyObject_GetAttrString(obj, "data");
+    Py_INCREF(v);
+    return v;
 }
 
 /* Cheap hash of a short byte string for the header-string cache (collisions only cost a
