@@ -18,14 +18,19 @@ ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def plot_bench() -> ModuleType:
-    """Imports scripts/plot_bench.py (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location("plot_bench", ROOT / "scripts" / "plot_bench.py")
+def script(name: str) -> ModuleType:
+    """Imports scripts/<name>.py (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["plot_bench"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def plot_bench() -> ModuleType:
+    """scripts/plot_bench.py as a module."""
+    return script("plot_bench")
 
 
 def nav_files(node: Any) -> list[str]:
@@ -71,6 +76,13 @@ def test_plot_script_writes_a_png(tmp_path: Path) -> None:
     assert out.read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_hook_drops_sphinx_roles_before_code() -> None:
+    """The MkDocs hook turns ``:class:<code>X</code>`` into ``<code>X</code>``, nothing else."""
+    hook = script("mkdocs_hooks").on_page_content
+    html = "a :class:<code>X</code>, :meth:<code>y</code> and :note: plain"
+    assert hook(html) == "a <code>X</code>, <code>y</code> and :note: plain"
+
+
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     """`mkdocs build --strict` succeeds and renders the API reference from the docstrings."""
     pytest.importorskip("mkdocs")
@@ -85,4 +97,5 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert 'id="fastphx.errors.FastphxError"' in api
     assert 'id="fastphx.codec.IMPLEMENTATION"' in api
     assert 'id="fastphx.client.Client"' in api
+    assert ":class:<code>" not in api
 
