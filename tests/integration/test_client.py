@@ -374,6 +374,29 @@ async def test_closing_a_full_iterator_unblocks_reader(make_client: MakeClient) 
     assert (await asyncio.wait_for(task, WAIT)).response == {"count": 50}
 
 
+async def test_eager_payloads(make_client: MakeClient) -> None:
+    """eager_payloads=True delivers the same pushes with payloads already decoded."""
+    client = make_client(eager_payloads=True)
+    await client.connect()
+    stream = client.pushes(events={"n"})
+    await client.push("console:lobby", "numbers", {"count": 20})
+    pushes = [await next_push(stream) for _ in range(20)]
+    assert [p.payload for p in pushes] == [{"i": i} for i in range(20)]
+    assert pushes[0].raw_payload == b'{"i":0}'
+
+
+async def test_reconnect_disabled(server: PhoenixTestServer, make_client: MakeClient) -> None:
+    """With reconnect=False a drop ends the session: CLOSED, iterators end, no redial."""
+    client = make_client(reconnect=False)
+    stream = client.pushes()
+    await client.connect()
+    await server.drop_connections()
+    events = [p.event async for p in stream]
+    assert "reconnecting" not in events
+    assert client.status is Status.CLOSED and server.total_connections == 1
+    assert isinstance(client.error, fastphx.ConnectionLostError)
+
+
 # --------------------------------------------------------------------------- heartbeat
 
 
