@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-__all__ = ["Reply", "RawJSON"]
+__all__ = ["RawJSON", "Reply"]
 
 
 class Reply(NamedTuple):

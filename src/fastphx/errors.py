@@ -27,20 +27,20 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuthError",
+    "ChannelClosedError",
+    "ChannelError",
+    "ClientClosedError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLostError",
     "FastphxError",
+    "FastphxTimeout",
     "FrameDecodeError",
+    "JoinTimeout",
     "LocalProtocolError",
     "NotJoinedError",
-    "ConnectError",
-    "AuthError",
-    "ConnectionLostError",
-    "ClientClosedError",
-    "FastphxTimeout",
-    "ConnectTimeout",
-    "JoinTimeout",
     "PushTimeout",
-    "ChannelError",
-    "ChannelClosedError",
 ]
 
 
@@ -84,7 +84,9 @@ class ConnectError(FastphxError, ConnectionError):
 class AuthError(ConnectError):
     """The server refused the connect params or token (HTTP 403 on the upgrade)."""
 
-    def __init__(self, message: str = "connection refused by the server (HTTP 403)", status: int = 403) -> None:
+    def __init__(
+        self, message: str = "connection refused by the server (HTTP 403)", status: int = 403
+    ) -> None:
         self.status = status
         super().__init__(message)
 

@@ -9,9 +9,10 @@ binary pushes and replies, Presence state and diffs. Deliberate differences are 
 
 Each connection is served by one task that reads and routes frames in order, like the
 Phoenix socket process (heartbeats and joins are handled there); each joined channel
-handles its messages in its own task, like a channel process. Server-to-client frames are framed by :mod:`._wire` and written to
-the transport in one ``write`` call each (whole frames only), so they interleave safely
-with the frames aiohttp itself writes (pong, close) and with :meth:`PhoenixTestServer.blast`.
+handles its messages in its own task, like a channel process. Server-to-client frames are
+framed by :mod:`._wire` and written to the transport in one ``write`` call each (whole
+frames only), so they interleave safely with the frames aiohttp itself writes (pong,
+close) and with :meth:`PhoenixTestServer.blast`.
 """
 
 from __future__ import annotations
