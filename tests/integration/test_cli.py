@@ -213,3 +213,15 @@ def test_exit_codes_are_distinct_per_error_kind() -> None:
     codes = {cli.EXIT_OK, cli.EXIT_ERROR, cli.EXIT_USAGE, cli.EXIT_CONNECT, cli.EXIT_AUTH,
              cli.EXIT_CHANNEL, cli.EXIT_DEMO_FAILED}
     assert len(codes) == 7
+
+
+def test_push_to_json_line_encodes_text_and_binary_pushes() -> None:
+    """A text push keeps its decoded payload; a binary push becomes base64 with a flag."""
+    text = cli.push_to_json_line(fastphx.Push("room:1", "note", {"a": [1, "é"]}))
+    binary = cli.push_to_json_line(fastphx.Push("room:1", "bin", b"\x00\xff", binary=True))
+    assert text.endswith(b"\n") and text.count(b"\n") == 1
+    assert json.loads(text) == {"topic": "room:1", "event": "note", "payload": {"a": [1, "é"]}}
+    assert json.loads(binary) == {"topic": "room:1", "event": "bin", "payload": "AP8=",
+                                  "binary": True}
+    frame = fastphx.decode(b'["1",null,"room:1","note",{\n"multi": "line"\n}]')
+    assert cli.push_to_json_line(frame).count(b"\n") == 1
