@@ -659,13 +659,24 @@ def encode(join_ref, ref, topic, event, payload):
     _prep_head(&h, join_ref, ref, topic, event)
     Py_INCREF(body)  # the reference _splice steals
     owned = <PyObject*>body
-    return _splice(&h, owned)
+    return _splice(&h, owned, topic, event)
 
 
 cdef struct _Head:
     const char* s[4]   # UTF-8 of join_ref, ref, topic, event (NULL: null)
     Py_ssize_t n[4]    # their byte lengths
     Py_ssize_t esc[4]  # their escaped lengths with quotes (4 for null)
+    bint te_hit        # topic and event are the cached ones: copy _te_buf
+
+
+# One-entry cache of the encoded `"topic","event",` piece: pushes on a channel repeat both
+# objects, so a hit is two identity checks and one memcpy. The cache holds references to
+# the two strs, so identity implies equal contents.
+DEF _TE_MAX = 256
+cdef char _te_buf[_TE_MAX]
+cdef Py_ssize_t _te_len = 0
+cdef object _te_topic = None
+cdef object _te_event = None
 
 
 cdef inline int _head_field(_Head* h, int i, object v) except -1:
@@ -688,25 +699,29 @@ cdef int _prep_head(_Head* h, object join_ref, object ref, object topic,
     try:
         _head_field(h, 0, join_ref)
         _head_field(h, 1, ref)
-        _head_field(h, 2, topic)
-        _head_field(h, 3, event)
+        h.te_hit = _te_len != 0 and topic is _te_topic and event is _te_event
+        if not h.te_hit:
+            _head_field(h, 2, topic)
+            _head_field(h, 3, event)
     except UnicodeEncodeError as exc:
         # the same error type orjson.dumps raises on the dict-payload path
         raise TypeError(f"str is not valid UTF-8: {exc.reason}") from exc
     return 0
 
 
-cdef object _splice(_Head* h, PyObject* owned):
+cdef object _splice(_Head* h, PyObject* owned, object topic, object event):
     """Steals `owned` (payload bytes); returns `[header,payload]` as one bytes object."""
+    global _te_len, _te_topic, _te_event
     cdef Py_ssize_t npl = PyBytes_GET_SIZE(<object>owned)
-    cdef Py_ssize_t front = h.esc[0] + h.esc[1] + h.esc[2] + h.esc[3] + 5
+    cdef Py_ssize_t te = _te_len if h.te_hit else h.esc[2] + h.esc[3] + 2
     cdef char* o
+    cdef char* t0
     cdef int i
-    out = fpx_make_room(owned, front, 1)
+    out = fpx_make_room(owned, h.esc[0] + h.esc[1] + 3 + te, 1)
     o = PyBytes_AS_STRING(out)
     o[0] = 91  # '['
     o += 1
-    for i in range(4):
+    for i in range(2):
         if h.s[i] == NULL:
             memcpy(o, b"null", 4)
             o += 4
@@ -714,6 +729,22 @@ cdef object _splice(_Head* h, PyObject* owned):
             o = _put_string(o, <const fpx_u8*>h.s[i], h.n[i], h.esc[i])
         o[0] = 44  # ','
         o += 1
+    if h.te_hit:
+        memcpy(o, _te_buf, <size_t>te)
+        o += te
+    else:
+        t0 = o
+        o = _put_string(o, <const fpx_u8*>h.s[2], h.n[2], h.esc[2])
+        o[0] = 44
+        o = _put_string(o + 1, <const fpx_u8*>h.s[3], h.n[3], h.esc[3])
+        o[0] = 44
+        o += 1
+        _te_len = 0
+        if te <= _TE_MAX:
+            memcpy(_te_buf, t0, <size_t>te)
+            _te_topic = topic
+            _te_event = event
+            _te_len = te
     o[npl] = 93  # ']'
     return out
 
