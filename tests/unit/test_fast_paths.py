@@ -89,3 +89,15 @@ def test_encode_errors_after_either_path(codec: ModuleType, first: dict[str, obj
         codec.encode(None, None, "t\ud800", "e", {})
     with pytest.raises(TypeError):
         codec.encode(None, None, "t", "e", {"k": object()})
+
+
+def test_encode_alternating_topics_and_events(codec: ModuleType) -> None:
+    """Changing topic or event between pushes (equal text, other objects) encodes exactly."""
+    topics = ["room:a", "room:\u00e9", "room:a", "t\"\n", "".join(["room:", "a"])]
+    events = ["new", "new", "other", "new", "new"]
+    for _ in range(2):
+        for topic, event in zip(topics, events, strict=True):
+            out = codec.encode("1", None, topic, event, {"k": 1})
+            assert out == orjson.dumps(["1", None, topic, event, {"k": 1}])
+            raw = codec.encode("1", None, topic, event, RawJSON(b"[]"))
+            assert raw == orjson.dumps(["1", None, topic, event, []])
