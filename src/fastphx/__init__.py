@@ -9,6 +9,7 @@ from .codec import IMPLEMENTATION, Frame, decode, decode_binary, encode, encode_
 from .errors import (
     AuthError,
     ChannelClosedError,
+    ChannelCrashedError,
     ChannelError,
     ClientClosedError,
     ConnectError,
@@ -36,6 +37,7 @@ __all__ = [
     "IMPLEMENTATION",
     "AuthError",
     "ChannelClosedError",
+    "ChannelCrashedError",
     "ChannelError",
     "ChannelErrorCode",
     "Client",

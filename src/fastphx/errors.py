@@ -16,7 +16,8 @@ from the builtin :class:`TimeoutError`, decode errors from :class:`ValueError`::
     │   ├── JoinTimeout
     │   └── PushTimeout
     ├── ChannelError                         a phx_reply with status "error"
-    └── ChannelClosedError                   the server closed the topic (phx_close)
+    ├── ChannelClosedError                   the server closed the topic (phx_close)
+    └── ChannelCrashedError                  the channel crashed (phx_error) before replying
 
 Exceptions carry data (topic, event, ref, code, response) and render it in ``str()``.
 No exception message ever contains an API key or token.
@@ -29,6 +30,7 @@ from typing import Any
 __all__ = [
     "AuthError",
     "ChannelClosedError",
+    "ChannelCrashedError",
     "ChannelError",
     "ClientClosedError",
     "ConnectError",
@@ -181,3 +183,21 @@ class ChannelClosedError(FastphxError):
 
     def __str__(self) -> str:
         return f"topic {self.topic!r} {self.reason}"
+
+
+class ChannelCrashedError(FastphxError):
+    """The channel crashed (``phx_error``) while a push sent on it waited for its reply.
+
+    The server may or may not have acted on the push before crashing; no reply will come.
+    The topic itself is rejoined on the rejoin schedule.
+    """
+
+    def __init__(self, topic: str, event: str, ref: str | None) -> None:
+        self.topic = topic
+        self.event = event
+        self.ref = ref
+        super().__init__(topic, event, ref)
+
+    def __str__(self) -> str:
+        return (f"channel {self.topic!r} crashed (phx_error) before replying to "
+                f"{self.event!r} (ref {self.ref})")

@@ -42,6 +42,7 @@ from .backoff import DelayFunction, phoenix_reconnect_delay, phoenix_rejoin_dela
 from .codec import Frame, RefTable, encode, encode_binary, parse_reply
 from .errors import (
     ChannelClosedError,
+    ChannelCrashedError,
     ChannelError,
     ClientClosedError,
     ConnectionLostError,
@@ -426,7 +427,8 @@ class ClientProtocol:
                            self.reply_timeout if timeout is None else timeout, 0.0, binary)
         if self.socket_open and channel.state is ChannelState.JOINED:
             pending.ref = self.refs.next_ref()
-            self._out.append((self._encode(pending, channel.join_ref), binary))
+            pending.join_ref = join_ref = channel.join_ref
+            self._out.append((self._encode(pending, join_ref), binary))
             pending.sent = True
             self._register(pending, now, pending.ref)
         else:
@@ -528,8 +530,24 @@ class ClientProtocol:
             self._remove(channel, ChannelClosedError(channel.topic, "closed by the server"))
             self._events.append(ChannelClosed(channel.topic, payload))
         elif channel.state in (ChannelState.JOINED, ChannelState.JOINING):
+            self._fail_crashed(channel)
             self._errored(channel)
             self._events.append(ChannelErrored(channel.topic, payload))
+
+    def _fail_crashed(self, channel: Channel) -> None:
+        """Fail the pushes sent on a crashed channel: the dead channel will never reply
+        (phoenix.js lets them time out; failing now is faster and says why)."""
+        keep: list[_Pending] = []
+        for pending in self.refs.drain():
+            assert isinstance(pending, _Pending)
+            if (pending.kind == _PUSH and pending.sent and pending.topic == channel.topic
+                    and pending.join_ref == channel.join_ref):
+                self._events.append(PushFailed(pending.waiter, ChannelCrashedError(
+                    pending.topic, pending.event, pending.ref)))
+            else:
+                keep.append(pending)
+        for pending in keep:
+            self.refs.add(pending.ref, pending)
 
     # ------------------------------------------------------------------ timers
 

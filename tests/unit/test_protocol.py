@@ -11,6 +11,7 @@ from fastphx import ChannelErrorCode, Reply, Status
 from fastphx.codec import Frame, decode
 from fastphx.errors import (
     ChannelClosedError,
+    ChannelCrashedError,
     ChannelError,
     ClientClosedError,
     ConnectionLostError,
@@ -209,6 +210,24 @@ def test_phx_error_schedules_rejoin_on_schedule() -> None:
     (rejoin,) = [f for f in sent(proto) if f.event == "phx_join"]
     proto.receive_frame(reply(rejoin, response={"again": 1}))
     assert proto.events_received() == [Rejoined("room:1", {"again": 1})]
+
+
+def test_phx_error_fails_pushes_in_flight_on_that_channel() -> None:
+    """phx_error fails the pushes sent on the crashed channel at once; others keep waiting."""
+    proto, join = connected()
+    proto.join("room:2", {}, "w2", 0.0)
+    (join2,) = sent(proto)
+    proto.receive_frame(reply(join2))
+    proto.events_received()
+    proto.push("room:1", "slow", {}, "w-crashed", 0.0)
+    proto.push("room:2", "slow", {}, "w-other", 0.0)
+    sent(proto)
+    proto.receive_frame(Frame(join.join_ref, join.ref, "room:1", "phx_error", b"{}"))
+    events = proto.events_received()
+    (failed,) = [e for e in events if isinstance(e, PushFailed)]
+    assert failed.waiter == "w-crashed"
+    assert isinstance(failed.error, ChannelCrashedError) and failed.error.topic == "room:1"
+    assert len(proto.refs) == 1  # room:2's push still waits for its reply
 
 
 def test_rejoin_schedule_attempts_grow() -> None:

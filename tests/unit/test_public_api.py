@@ -13,7 +13,7 @@ DOCUMENTED = {
     # errors
     "FastphxError", "FrameDecodeError", "LocalProtocolError", "NotJoinedError", "ConnectError",
     "AuthError", "ConnectionLostError", "ClientClosedError", "FastphxTimeout", "ConnectTimeout",
-    "JoinTimeout", "PushTimeout", "ChannelError", "ChannelClosedError",
+    "JoinTimeout", "PushTimeout", "ChannelError", "ChannelClosedError", "ChannelCrashedError",
     # codec
     "IMPLEMENTATION", "Frame", "decode", "decode_binary", "encode", "encode_binary",
     "parse_reply", "__version__",
