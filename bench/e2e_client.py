@@ -15,6 +15,8 @@ Modes:
 - ``bare_orjson``: ``bare`` plus ``orjson.loads`` of every message (a naive reader's cost).
 - ``lazy``: ``fastphx.Client``, every push through ``client.pushes()``, payloads unread.
 - ``eager``: ``fastphx.Client(eager_payloads=True)``, reading every ``push.payload``.
+- ``read``: ``fastphx.Client()`` (lazy payloads), reading every ``push.payload`` in the
+  consumer (parsed there, freed right after use).
 Run ``lazy`` with ``FASTPHX_NO_EXTENSIONS=1`` in the environment for the pure-Python codec.
 """
 
@@ -80,7 +82,8 @@ async def run_bare(url: str, count: int, topic: str, *, decode_text: bool,
     return seconds, cpu
 
 
-async def run_fastphx(url: str, count: int, topic: str, *, eager: bool) -> tuple[float, float]:
+async def run_fastphx(url: str, count: int, topic: str, *, eager: bool,
+                      read: bool = False) -> tuple[float, float]:
     """Receive ``count`` blasted pushes via ``fastphx.Client.pushes()``; return (seconds, cpu)."""
     import fastphx
 
@@ -91,7 +94,7 @@ async def run_fastphx(url: str, count: int, topic: str, *, eager: bool) -> tuple
         received = 0
         async for push in client.pushes():
             if push.event == "stream":
-                if eager:
+                if read:
                     push.payload  # noqa: B018  (reading it is what is measured)
                 received += 1
                 if received == count:
@@ -116,8 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         from fastphx.codec import decode
 
         coro = run_bare(url, count, topic, decode_text=False, decode=decode)
-    elif mode in ("lazy", "eager"):
-        coro = run_fastphx(url, count, topic, eager=(mode == "eager"))
+    elif mode in ("lazy", "eager", "read"):
+        coro = run_fastphx(url, count, topic, eager=(mode == "eager"), read=(mode != "lazy"))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     seconds, cpu = asyncio.run(asyncio.wait_for(coro, _TIMEOUT))

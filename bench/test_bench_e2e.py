@@ -31,7 +31,7 @@ def blast_url() -> Iterator[str]:
         e2e.stop_server(proc)
 
 
-@pytest.mark.parametrize("key", ["bare", "lazy", "eager"])
+@pytest.mark.parametrize("key", ["bare", "lazy", "read", "eager"])
 def test_e2e_receive(benchmark: Any, blast_url: str, key: str) -> None:
     """Every blasted push reaches the client variant; its rate is recorded."""
     variant = next(v for v in e2e.VARIANTS if v.key == key)

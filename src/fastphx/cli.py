@@ -361,7 +361,7 @@ async def _demo_session(url: str, count: int, out: IO[str]) -> int:
     """Connect, join, push, stream ``count`` messages, verify and report; return exit status."""
     import fastphx
 
-    async with fastphx.Client(url, topic=DEMO_LOBBY, eager_payloads=True) as client:
+    async with fastphx.Client(url, topic=DEMO_LOBBY) as client:
         print(f"joined {DEMO_LOBBY}: welcome {_show(client.welcome)}", file=out, flush=True)
         joined = await client.join_topic(DEMO_ROOM)
         print(f"joined {DEMO_ROOM}: {_show(joined)}", file=out, flush=True)

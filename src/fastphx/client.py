@@ -192,6 +192,33 @@ class Client:
     Construct (no I/O), then ``await connect()`` or ``async with Client(...)``; ``close()``
     ends it (terminal, idempotent). See docs/client.md for reconnect, heartbeat and
     buffering behaviour.
+
+    Parameters:
+        url: the socket URL (``ws(s)://host/socket/websocket``); ``vsn=2.0.0`` and
+            ``api_key`` are appended, an existing query is kept.
+        api_key: sent as the ``api_key`` query parameter; redacted in every log and error.
+        topic: the primary topic ``connect()`` joins (default ``console:lobby``).
+        join_params: the primary topic's join params.
+        params: more connect query params: a dict, or a callable evaluated on every dial.
+        auth_token: a Phoenix 1.8 token (str or callable) sent in ``Sec-WebSocket-Protocol``.
+        heartbeat_interval: seconds between heartbeats (30); the link is dead after a full
+            interval in which nothing at all arrived while a heartbeat was unanswered.
+        push_buffer_size: the bound of each ``pushes()`` iterator's buffer (256).
+        overflow: ``"block"`` (lossless backpressure, default), ``"drop_oldest"`` or
+            ``"drop_newest"`` (counted in ``dropped`` and logged).
+        reconnect: redial and rejoin after an outage (default True).
+        logger: a stdlib logger (default ``logging.getLogger("fastphx.client")``).
+        session: an aiohttp ``ClientSession`` to dial with (not closed by the client).
+        ssl: passed to aiohttp's ``ws_connect`` (an ``ssl.SSLContext``, False, or None).
+        connect_timeout: seconds for the WebSocket handshake (10).
+        reply_timeout: the default seconds a push or join waits for its reply (10).
+        eager_payloads: parse every payload in the reader instead of on first read. The
+            default (lazy) is faster even when every payload is read (bench/e2e.py: the
+            consumer parses a payload right before using it, while it is hot in cache),
+            and every payload is validated at decode either way.
+        reconnect_delay / rejoin_delay: ``attempt -> seconds`` schedules (defaults:
+            full-jitter exponential backoff, capped; Phoenix's 1 s, 2 s, 5 s, then 10 s).
+        close_timeout: seconds ``close()`` waits for the server's close handshake (2).
     """
 
     def __init__(
