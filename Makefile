@@ -63,7 +63,7 @@ $(DOCS_STAMP): $(STAMP)
 # The documentation site, into site/ (gitignored). The benchmark plot docs/img/bench.png is
 # committed; regenerate it after editing docs/benchmarks.json with scripts/plot_bench.py.
 docs: $(DOCS_STAMP)
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf build dist site *.egg-info src/*.egg-info src/fastphx/_codec.c src/fastphx/_codec*.so

@@ -216,8 +216,10 @@ class Client:
             default (lazy) is faster even when every payload is read (bench/e2e.py: the
             consumer parses a payload right before using it, while it is hot in cache),
             and every payload is validated at decode either way.
-        reconnect_delay / rejoin_delay: ``attempt -> seconds`` schedules (defaults:
-            full-jitter exponential backoff, capped; Phoenix's 1 s, 2 s, 5 s, then 10 s).
+        reconnect_delay: ``attempt -> seconds`` before each redial (default: exponential
+            backoff with full jitter, capped).
+        rejoin_delay: ``attempt -> seconds`` before each rejoin of a crashed topic
+            (default: Phoenix's 1 s, 2 s, 5 s, then 10 s).
         close_timeout: seconds ``close()`` waits for the server's close handshake (2).
     """
 
