@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fastphx import _codec as codec_c
 from fastphx._types import RawJSON
-from frames import SIZES, frame, payload
+from frames import SIZES, Envelope, frame, payload
 
 codec_py: ModuleType | None
 try:
@@ -35,15 +35,6 @@ try:
 except ImportError:  # the pure-Python twin is not written yet
     codec_py = None
 
-
-class Envelope(msgspec.Struct, array_like=True):
-    """The strongest existing envelope decoder: a 5-field array, payload kept as raw JSON."""
-
-    join_ref: str | None
-    ref: str | None
-    topic: str
-    event: str
-    payload: msgspec.Raw
 
 
 Candidate = tuple[str, Callable[[], Any]]

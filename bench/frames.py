@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
 
-__all__ = ["SIZES", "frame", "payload"]
+__all__ = ["SIZES", "Envelope", "frame", "payload"]
 
 SIZES = ("small", "1KB", "64KB")
 
@@ -37,3 +38,13 @@ def payload(size: str) -> Any:
 def frame(size: str) -> bytes:
     """The encoded frame of a channel push for that size class."""
     return orjson.dumps(["3", None, "room:lobby", "new_msg", payload(size)])
+
+
+class Envelope(msgspec.Struct, array_like=True):
+    """The strongest existing envelope decoder: a 5-field array, payload kept as raw JSON."""
+
+    join_ref: str | None
+    ref: str | None
+    topic: str
+    event: str
+    payload: msgspec.Raw

@@ -20,17 +20,7 @@ import orjson
 import pytest
 
 from fastphx._types import RawJSON
-from frames import SIZES, frame, payload
-
-
-class Envelope(msgspec.Struct, array_like=True):
-    """A V2 frame as msgspec sees it: five fields, the payload kept as raw JSON."""
-
-    join_ref: str | None
-    ref: str | None
-    topic: str
-    event: str
-    payload: msgspec.Raw
+from frames import SIZES, Envelope, frame, payload
 
 
 def _codec(name: str) -> ModuleType | None:
