@@ -17,6 +17,8 @@ Modes:
 - ``eager``: ``fastphx.Client(eager_payloads=True)``, reading every ``push.payload``.
 - ``read``: ``fastphx.Client()`` (lazy payloads), reading every ``push.payload`` in the
   consumer (parsed there, freed right after use).
+- ``lazy_receive`` / ``read_receive``: ``lazy`` / ``read`` with the reader taking every
+  message through ``ws.receive()`` (its fast path off): the A/B of that fast path.
 Run ``lazy`` with ``FASTPHX_NO_EXTENSIONS=1`` in the environment for the pure-Python codec.
 """
 
@@ -119,8 +121,13 @@ def main(argv: list[str] | None = None) -> None:
         from fastphx.codec import decode
 
         coro = run_bare(url, count, topic, decode_text=False, decode=decode)
-    elif mode in ("lazy", "eager", "read"):
-        coro = run_fastphx(url, count, topic, eager=(mode == "eager"), read=(mode != "lazy"))
+    elif mode in ("lazy", "eager", "read", "lazy_receive", "read_receive"):
+        if mode.endswith("_receive"):  # A/B: every message through ws.receive()
+            import fastphx.client
+
+            fastphx.client._message_queue = lambda ws: None  # type: ignore[assignment]
+        base = mode.removesuffix("_receive")
+        coro = run_fastphx(url, count, topic, eager=(base == "eager"), read=(base != "lazy"))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     seconds, cpu = asyncio.run(asyncio.wait_for(coro, _TIMEOUT))
