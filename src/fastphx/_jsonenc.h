@@ -14,14 +14,16 @@
  * UTF-8 copy is cached in the str).
  *
  * Floats: orjson writes the shortest round-trip digits, positionally for these magnitudes
- * ("1234.5", "100.0", "0.001"). For 1e-3 <= |x| < 1e15 the digits are found here: for
- * k = 0, 1, 2, ... the integer m nearest x * 10^k (while m < 2^50) is the answer at the
- * first k where m / 10^k (one correctly rounded IEEE division of two exact values) gives x
- * back. The first such k has the fewest digits, and at that k no other integer round-trips:
- * m is within 2^-53 * m < 1/8 of the exact x * 10^k, and so is any integer that round-trips,
- * so m - 1 and m + 1 cannot (they are still checked, as a belt and braces). Other floats
- * (nan, inf, tiny, huge, 17 digits) are formatted by orjson.dumps itself: its output for one
- * value does not depend on where the value sits. 0.0 and -0.0 are written here.
+ * ("1234.5", "100.0", "0.001"; "1e-6" and "1e+16" outside). For 1e-3 <= |x| < 1e15 the
+ * digits are found here: for k = 0, 1, 2, ... the integer m nearest the computed x * 10^k
+ * (while m < 2^50) is the answer at the first k where m / 10^k (one correctly rounded IEEE
+ * division of two exact values) gives x back; the first such k has the fewest digits. At
+ * that k the product is computed within 2^-53 * 2^50 = 1/8 of its exact value, and an
+ * integer that round-trips lies within half an ulp of x times 10^k, also under 1/8, of the
+ * exact value: so it is m, and m - 1 and m + 1 cannot round-trip (they are still checked,
+ * as a belt and braces). Other floats (nan, inf, tiny, huge, 17 digits) are formatted by
+ * orjson.dumps itself: its output for one value does not depend on where the value sits.
+ * 0.0 and -0.0 are written here.
  *
  * The output goes to one scratch buffer reused across calls (the caller holds the GIL and
  * no Python code runs during a walk: no hashing, no comparisons, no attribute access;
@@ -32,7 +34,15 @@
 #define FASTPHX_JSONENC_H
 
 #include "_jsonscan.h"
+#include <float.h>
 #include <math.h>
+
+/* The float fast path needs plain IEEE double arithmetic (no x87 extended precision). */
+#if (defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0) || defined(_M_X64) || defined(_M_ARM64)
+#define FPX_ENC_FAST_FLOAT 1
+#else
+#define FPX_ENC_FAST_FLOAT 0
+#endif
 
 #define FPX_ENC_OK 0
 #define FPX_ENC_ABORT 1 /* not a type handled here: fall back to orjson (no exception set) */
@@ -406,13 +416,15 @@ static const double fpx_enc_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
 /* Shortest round-trip positional form of a, 1e-3 <= a < 1e15, written at o (stores up to
  * 40 bytes). Returns NULL when the digits are not found here. */
 static char *fpx_enc_fixed(char *o, double a) {
-#if defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ == 0
+#if FPX_ENC_FAST_FLOAT
     const double two50 = 1125899906842624.0, two52 = 4503599627370496.0;
     int k;
     for (k = 0; k <= 18; k++) { /* t < 2^50 ends it first: a >= 1e-3 */
         double t = a * fpx_enc_pow10[k], r;
         if (t >= two50) break;
-        r = (t + two52) - two52; /* t rounded to an integer, exactly (t < 2^50) */
+        /* t rounded to an integer, exactly (t < 2^50); were a * 10^k fused into the add,
+         * r would be the integer nearest the exact product, which the bounds allow too */
+        r = (t + two52) - two52;
         /* a round-tripping integer lies within 1/4 of t: skip the division otherwise */
         if (fabs(t - r) <= 0.25 && r / fpx_enc_pow10[k] == a) {
             /* m < 2^50 has nd <= 16 digits, k <= 18: fixed-size copies from the middle of
