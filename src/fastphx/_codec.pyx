@@ -67,6 +67,15 @@ cdef extern from "_jsonscan.h":
     Py_ssize_t fpx_escaped_len(const fpx_u8* s, Py_ssize_t n, const unsigned char* extra_tbl)
     const fpx_u8* fpx_utf8_seq "fpx_utf8" (const fpx_u8* p, const fpx_u8* end, fpx_err* e)
 
+cdef extern from "_jsonenc.h":
+    ctypedef struct fpx_enc:
+        char* p
+    char* fpx_enc_open(fpx_enc* w, Py_ssize_t n, Py_ssize_t limit, PyObject* dumps)
+    int fpx_enc_reserve(fpx_enc* w, Py_ssize_t need)
+    int fpx_enc_value(fpx_enc* w, PyObject* v, int depth)
+    object fpx_enc_result(fpx_enc* w)
+    void fpx_enc_release()
+
 
 cdef object _loads = orjson.loads
 cdef object _dumps = orjson.dumps
@@ -610,17 +619,17 @@ cdef inline char* _put_string(char* o, const fpx_u8* s, Py_ssize_t n, Py_ssize_t
     return o + 1
 
 
-DEF _SPLICE_MAX = 2048
+DEF _DIRECT_MAX = 1 << 20
 # RawJSON has __slots__ = ("data",): read the slot at its offset, no attribute lookup
 cdef Py_ssize_t _rawjson_data_offset = fpx_slot_offset(RawJSON.__dict__["data"])
-cdef bint _enc_big = False
+cdef bint _enc_whole = False
 
 
 def encode(join_ref, ref, topic, event, payload):
     """Encodes ``[join_ref, ref, topic, event, payload]`` as compact JSON text bytes.
 
-    Byte-identical to the official JS client's ``JSON.stringify`` for the same values. The
-    payload goes through ``orjson.dumps``, or is spliced verbatim when it is a RawJSON.
+    Byte-identical to the official JS client's ``JSON.stringify`` for the same values, and
+    to ``orjson.dumps`` of the five values. A RawJSON payload is spliced verbatim.
     Raises TypeError for a wrong argument type, an unserialisable payload or a str holding a
     lone surrogate (orjson's JSONEncodeError is a TypeError).
     """
@@ -633,33 +642,52 @@ def encode(join_ref, ref, topic, event, payload):
     if not PyUnicode_Check(event):
         raise TypeError(f"event must be a str, not {type(event).__name__}")
     # PyObject_TypeCheck, not isinstance(): no __instancecheck__ lookup for every dict payload
-    global _enc_big
+    global _enc_whole
     cdef _Head h
     cdef PyObject* owned
+    cdef fpx_enc w
+    cdef char* o
+    cdef bint ok
     if PyObject_TypeCheck(payload, <PyTypeObject*>_RawJSON):
         body = fpx_slot_get(payload, _rawjson_data_offset) if type(payload) is _RawJSON \
             else payload.data
         if not PyBytes_Check(body):
             raise TypeError("RawJSON.data must be bytes")
+        _prep_head(&h, join_ref, ref, topic, event)
+        Py_INCREF(body)  # the reference _splice steals
+        owned = <PyObject*>body
+        return _splice(&h, owned, topic, event)
     # Two byte-identical ways (orjson escapes strings exactly like JSON.stringify: \b \f \n
     # \r \t, \u00xx lowercase for other controls, non-ASCII raw UTF-8):
-    # - splice: orjson.dumps(payload), the header written here, the payload copied after it.
-    #   orjson spends ~100 ns on the four header strings and the array, we spend ~20 ns, so
-    #   this wins while copying the payload costs less (payloads up to ~2 KB).
-    # - whole: orjson.dumps of the 5-tuple: no copy, wins for big payloads.
-    # The size is known only after dumping, so the previous call's size picks the way
-    # (a stream's payload sizes are alike); a wrong guess costs one copy or ~80 ns.
-    elif _enc_big:
+    # - direct: the header written here (cached topic/event piece) and the payload by the C
+    #   writer (_jsonenc.h) into one scratch buffer, copied out as the result: one pass,
+    #   no intermediate bytes. It handles exact dict/list/tuple/str/int/float/bool/None and
+    #   gives up (no exception) on anything else, on nesting deeper than 64, or when the
+    #   output passes _DIRECT_MAX bytes.
+    # - whole: orjson.dumps of the 5-tuple, when the writer gave up: orjson writes its own
+    #   bytes or raises its own error (also for a header str it cannot encode). The writer is
+    #   skipped on the call after one that gave up (a stream's payloads are alike), retried
+    #   on the next unless the output was over _DIRECT_MAX bytes.
+    if _enc_whole:
         out = _dumps((join_ref, ref, topic, event, payload))
-        _enc_big = PyBytes_GET_SIZE(out) > _SPLICE_MAX
+        _enc_whole = PyBytes_GET_SIZE(out) > _DIRECT_MAX
         return out
-    else:
-        body = _dumps(payload)
-        _enc_big = PyBytes_GET_SIZE(body) > _SPLICE_MAX
-    _prep_head(&h, join_ref, ref, topic, event)
-    Py_INCREF(body)  # the reference _splice steals
-    owned = <PyObject*>body
-    return _splice(&h, owned, topic, event)
+    try:
+        _prep_head(&h, join_ref, ref, topic, event)
+        ok = True
+    except TypeError:
+        ok = False
+    if ok:
+        o = fpx_enc_open(&w, _head_len(&h), _DIRECT_MAX, <PyObject*>_dumps)
+        if o != NULL:
+            w.p = _put_head(&h, o, topic, event)
+            if fpx_enc_value(&w, <PyObject*>payload, 0) == 0 and fpx_enc_reserve(&w, 1) == 0:
+                w.p[0] = 93  # ']'
+                w.p += 1
+                return fpx_enc_result(&w)
+            fpx_enc_release()
+    _enc_whole = True
+    return _dumps((join_ref, ref, topic, event, payload))
 
 
 cdef struct _Head:
@@ -709,16 +737,17 @@ cdef int _prep_head(_Head* h, object join_ref, object ref, object topic,
     return 0
 
 
-cdef object _splice(_Head* h, PyObject* owned, object topic, object event):
-    """Steals `owned` (payload bytes); returns `[header,payload]` as one bytes object."""
+cdef inline Py_ssize_t _head_len(_Head* h):
+    """Bytes of `[join_ref,ref,"topic","event",` as _put_head writes them."""
+    return h.esc[0] + h.esc[1] + 3 + (_te_len if h.te_hit else h.esc[2] + h.esc[3] + 2)
+
+
+cdef char* _put_head(_Head* h, char* o, object topic, object event):
+    """Writes `[join_ref,ref,"topic","event",` at o (_head_len bytes); returns the end."""
     global _te_len, _te_topic, _te_event
-    cdef Py_ssize_t npl = PyBytes_GET_SIZE(<object>owned)
-    cdef Py_ssize_t te = _te_len if h.te_hit else h.esc[2] + h.esc[3] + 2
-    cdef char* o
+    cdef Py_ssize_t te
     cdef char* t0
     cdef int i
-    out = fpx_make_room(owned, h.esc[0] + h.esc[1] + 3 + te, 1)
-    o = PyBytes_AS_STRING(out)
     o[0] = 91  # '['
     o += 1
     for i in range(2):
@@ -730,21 +759,29 @@ cdef object _splice(_Head* h, PyObject* owned, object topic, object event):
         o[0] = 44  # ','
         o += 1
     if h.te_hit:
-        memcpy(o, _te_buf, <size_t>te)
-        o += te
-    else:
-        t0 = o
-        o = _put_string(o, <const fpx_u8*>h.s[2], h.n[2], h.esc[2])
-        o[0] = 44
-        o = _put_string(o + 1, <const fpx_u8*>h.s[3], h.n[3], h.esc[3])
-        o[0] = 44
-        o += 1
-        _te_len = 0
-        if te <= _TE_MAX:
-            memcpy(_te_buf, t0, <size_t>te)
-            _te_topic = topic
-            _te_event = event
-            _te_len = te
+        memcpy(o, _te_buf, <size_t>_te_len)
+        return o + _te_len
+    t0 = o
+    o = _put_string(o, <const fpx_u8*>h.s[2], h.n[2], h.esc[2])
+    o[0] = 44
+    o = _put_string(o + 1, <const fpx_u8*>h.s[3], h.n[3], h.esc[3])
+    o[0] = 44
+    o += 1
+    te = o - t0
+    _te_len = 0
+    if te <= _TE_MAX:
+        memcpy(_te_buf, t0, <size_t>te)
+        _te_topic = topic
+        _te_event = event
+        _te_len = te
+    return o
+
+
+cdef object _splice(_Head* h, PyObject* owned, object topic, object event):
+    """Steals `owned` (payload bytes); returns `[header,payload]` as one bytes object."""
+    cdef Py_ssize_t npl = PyBytes_GET_SIZE(<object>owned)
+    out = fpx_make_room(owned, _head_len(h), 1)
+    cdef char* o = _put_head(h, PyBytes_AS_STRING(out), topic, event)
     o[npl] = 93  # ']'
     return out
 

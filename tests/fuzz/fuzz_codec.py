@@ -6,12 +6,14 @@ Run manually (not collected by pytest), e.g. for five minutes:
     .venv/bin/python tests/fuzz/fuzz_codec.py -max_total_time=300 -dict=tests/fuzz/json.dict \\
         tests/fuzz/corpus
 
-Each input is fed to ``decode``, ``decode_eager`` and ``decode_binary`` of both builds (one
-input byte picks which one leads). Checked properties: nothing but FrameDecodeError (or a
-documented TypeError) escapes; both builds accept exactly the same inputs and produce equal
-frames; an accepted text frame's ``raw_payload`` is what ``orjson.loads`` accepts, with an
-equal value; ``decode_eager`` agrees with ``decode``. Python coverage of the twin guides the
-search (its scanner has the same grammar branches as the C scanner).
+Each input is fed to ``decode``, ``decode_eager`` and ``decode_binary`` of both builds, or
+parsed as a payload for ``encode`` (one input byte picks which one leads). Checked
+properties: nothing but FrameDecodeError (or a documented TypeError) escapes; both builds
+accept exactly the same inputs and produce equal frames; an accepted text frame's
+``raw_payload`` is what ``orjson.loads`` accepts, with an equal value; ``decode_eager``
+agrees with ``decode``; ``encode`` writes ``orjson.dumps([...])``'s bytes or raises the same
+error type, in both builds. Python coverage of the twin guides the search (its scanner has
+the same grammar branches as the C scanner).
 
 To catch memory errors in the C code, run it against an AddressSanitizer build of the
 extension (see ``tests/fuzz/README.md``).
@@ -75,19 +77,44 @@ def _wrap_as_frame(payload: bytes) -> bytes:
     return b'["1",null,"room:lobby","ev",' + payload + b"]"
 
 
+def _encode_outcome(fn: Any, payload: Any) -> Any:
+    try:
+        return fn("1", None, "room:lobby", "ev", payload)
+    except TypeError as err:  # orjson.JSONEncodeError is a TypeError
+        return type(err)
+
+
+def _check_encode(body: bytes) -> None:
+    """A payload parsed from the input (and variants with tuples, big numbers and raw
+    text) encodes to orjson.dumps([...])'s bytes in both builds, or raises the same type."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        value = body.decode("utf-8", "surrogateescape") if len(body) % 2 else list(body)
+    for payload in (value, [value, (value,)], {"k": value, "n": len(body) * 1.1 - 7.3}):
+        try:
+            expected: Any = orjson.dumps(["1", None, "room:lobby", "ev", payload])
+        except TypeError as err:
+            expected = type(err)
+        assert _encode_outcome(codec_c.encode, payload) == expected, (body, payload)
+        assert _encode_outcome(codec_py.encode, payload) == expected, (body, payload)
+
+
 def test_one_input(data: bytes) -> None:
     """One fuzz iteration."""
     if not data:
         _check_text(data)
         _check_binary(data)
         return
-    mode, body = data[0] % 3, data[1:]
+    mode, body = data[0] % 4, data[1:]
     if mode == 0:
         _check_text(body)
     elif mode == 1:
         _check_text(_wrap_as_frame(body))
-    else:
+    elif mode == 2:
         _check_binary(body)
+    else:
+        _check_encode(body)
 
 
 def main(argv: list[str]) -> None:

@@ -645,6 +645,113 @@ def test_encode_lone_surrogate_raises(codec: ModuleType, where: int) -> None:
         codec.encode(*args)
 
 
+def _same_as_orjson(codec: ModuleType, payload: Any, head: tuple[Any, ...] = ("1", "2", "t", "e")
+                    ) -> None:
+    """encode() gives orjson.dumps([...])'s bytes, or raises the same error type."""
+    try:
+        expected: Any = orjson.dumps([*head, payload])
+    except TypeError as exc:
+        with pytest.raises(type(exc)):
+            codec.encode(*head, payload)
+        return
+    assert codec.encode(*head, payload) == expected
+
+
+FLOATS = [0.0, -0.0, 1.0, -1.0, 0.5, 0.1, 0.2 + 0.1, 1e-3, 0.00099999, 1e-5, 1e-6, 1e-7, 100.0,
+          1234.5, -1234.5, 123456789012345.6, 999999999999999.9, 1e15, 1e15 - 1, 1e16, 1e21,
+          1e22, 1e300, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 2.0**50,
+          2.0**53, 2.0**60, 1 / 3, 2 / 3, 9.5, 0.001953125, float("nan"), float("inf"),
+          float("-inf")]  # fmt: skip
+INTS = [0, 1, -1, 9, 10, 99, 100, 2**30, 2**31, 2**60, 2**63 - 1, -(2**63), 2**63, 2**64 - 1,
+        2**64, -(2**63) - 1, 10**30, -(10**30)]  # fmt: skip
+
+
+@pytest.mark.parametrize("x", FLOATS, ids=repr)
+def test_encode_floats_like_orjson(codec: ModuleType, x: float) -> None:
+    """Floats are written with orjson's digits: shortest round trip, its own cut-offs."""
+    _same_as_orjson(codec, {"x": x, "l": [x, -x, (x,)]})
+
+
+@pytest.mark.parametrize("n", INTS, ids=repr)
+def test_encode_ints_like_orjson(codec: ModuleType, n: int) -> None:
+    """Ints up to u64 are written; beyond, orjson's error is raised."""
+    _same_as_orjson(codec, {"n": n, "l": [n, -n]})
+
+
+@pytest.mark.parametrize("special", ["\"", "\\", "\n", "\x00", "\x1f", "\x7f", "\u00e9", "\u2028",
+                                     "\U0001f600", "\ud800"])
+@pytest.mark.parametrize("base", ["a", "\u00e9", "\u0101", "\U0001f600"])
+def test_encode_strings_like_orjson(codec: ModuleType, special: str, base: str) -> None:
+    """Strings of every storage width and length 0..40, one special char at each position
+    (the writer's bulk steps are 4, 8 and 16 chars wide), as keys and values."""
+    for n in range(41):
+        for at in sorted({0, n // 2, max(n - 1, 0)}):
+            text = "x" * n if base == "a" else base + "x" * max(n - 1, 0)
+            text = text[:at] + special + text[at + 1:]
+            _same_as_orjson(codec, {text: [text, text[:n]]})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {}, [], (), "", "plain", 0, -7, 2.5, True, False, None, [[], {}, ()], {"a": {"b": {}}},
+        (1, "two", (3.0, [None])), {"k": (True, False)},
+    ],
+    ids=repr,
+)  # fmt: skip
+def test_encode_shapes_like_orjson(codec: ModuleType, payload: Any) -> None:
+    """Top-level scalars, empty and nested containers, tuples as arrays."""
+    _same_as_orjson(codec, payload)
+
+
+class _StrSub(str):
+    pass
+
+
+class _DictSub(dict):  # type: ignore[type-arg]
+    pass
+
+
+def test_encode_values_orjson_handles_itself(codec: ModuleType) -> None:
+    """Types the C writer leaves to orjson (subclasses, datetimes, big ints, non-str keys)
+    are written by orjson or raise its error, wherever they sit."""
+    import datetime
+    import enum
+
+    class Color(enum.Enum):
+        RED = "red"
+
+    for odd in [_StrSub("s"), _DictSub(a=1), datetime.date(2024, 1, 2), Color.RED, 2**64,
+                {1: 2}, {None: 1}, {_StrSub("k"): 1}, "a\ud800", {"a\udfff": 1}, object(),
+                {1, 2}, b"bytes"]:  # fmt: skip
+        for payload in (odd, [1, odd], {"a": "b", "c": [2.5, {"d": odd}]}, ("t", odd)):
+            _same_as_orjson(codec, payload)
+        _same_as_orjson(codec, {"x": 1}, head=(None, "2", "room:\u00e9", "ev"))
+
+
+def test_encode_circular_payloads_raise_like_orjson(codec: ModuleType) -> None:
+    """A payload that contains itself raises orjson's error (TypeError), no crash."""
+    d: dict[str, Any] = {"a": 1}
+    d["self"] = d
+    lst: list[Any] = [1]
+    lst.append(lst)
+    for payload in (d, lst, {"x": [d]}):
+        _same_as_orjson(codec, payload)
+
+
+def test_encode_big_payloads_and_back(codec: ModuleType) -> None:
+    """Payloads around and over the C writer's 1 MiB budget and its 256 KiB kept buffer,
+    alternating with small ones (switching ways and buffer sizes), all as orjson writes."""
+    def sized(n: int) -> dict[str, Any]:
+        return {"items": [{"id": i, "s": "caf\u00e9 \"q\"", "f": i + 0.5} for i in range(n)]}
+
+    for n in (10, 8_000, 10, 40_000, 40_000, 10, 3, 40_000, 400, 10):
+        _same_as_orjson(codec, sized(n))
+    _same_as_orjson(codec, {"big": "x" * 2_000_000})
+    _same_as_orjson(codec, {"big": "\u00e9" * 600_000})
+    _same_as_orjson(codec, {"small": 1})
+
+
 # ---------------------------------------------------------------------------------------------
 # Binary encode
 

@@ -2,7 +2,8 @@
 
 Run directly for a longer hunt: ``python tests/unit/test_codec_fuzz.py --rounds 2000000 --seed 7``.
 The child decodes random and mutated inputs with the C build's decode, decode_eager and
-decode_binary (and fuzzes encode/encode_binary with odd arguments). The only exception
+decode_binary (and fuzzes encode/encode_binary with odd arguments, and encode with random
+payloads against orjson.dumps of the whole array). The only exception
 a decoder may raise is FrameDecodeError; an accepted frame's payload, raw_payload and repr
 must work; every 4th text input is also checked against the pure-Python twin. The child
 exits 0 and prints its execution count as JSON on the last line; a segfault shows as a
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import struct
 import subprocess
 import sys
 import traceback
@@ -121,6 +123,85 @@ def _fuzz_encoders(rng: random.Random, c: ModuleType, raw_json: Any) -> int:
     return runs
 
 
+class _Str(str):
+    pass
+
+
+_ALPHABET = 'ax"\\/\x00\x08\x1f\x7f\u00e9\u00ff\u0101\u2028\uffff\U0001f600\U0010ffff'
+
+
+def _random_text(rng: random.Random) -> str:
+    n = rng.choice((0, 1, 3, 7, 8, 15, 16, 17, rng.randint(0, 80)))
+    text = "".join(rng.choice(_ALPHABET) if rng.random() < 0.3 else "y" for _ in range(n))
+    if rng.random() < 0.01:
+        text += rng.choice("\ud800\udfff")  # a lone surrogate: orjson's error
+    return _Str(text) if rng.random() < 0.02 else text
+
+
+def _random_scalar(rng: random.Random) -> Any:
+    r = rng.random()
+    if r < 0.1:
+        return rng.choice((None, True, False))
+    if r < 0.3:
+        return rng.choice((rng.randint(-100, 100), rng.randint(-(2**63), 2**64 - 1),
+                           rng.choice((2**63, 2**64, -(2**63) - 1, 2**70))))  # fmt: skip
+    if r < 0.55:
+        k = rng.random()
+        if k < 0.3:
+            return struct.unpack("<d", rng.randbytes(8))[0]  # any double, nan/inf included
+        if k < 0.7:
+            return rng.randint(-(10**8), 10**8) / 10 ** rng.randint(0, 8)
+        return 10 ** rng.uniform(-4, 16) * rng.choice((1, -1))
+    return _random_text(rng)
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    """A random payload: mostly the types the C writer handles, now and then one it leaves
+    to orjson (subclasses, big ints, non-str keys, surrogates, deep or circular nesting)."""
+    r = rng.random()
+    if depth > 3 or r < 0.4:
+        return _random_scalar(rng)
+    n = rng.randint(0, 6)
+    if r < 0.6:
+        return [_random_value(rng, depth + 1) for _ in range(n)]
+    if r < 0.65:
+        return tuple(_random_value(rng, depth + 1) for _ in range(n))
+    if r < 0.97:
+        d = {_random_text(rng): _random_value(rng, depth + 1) for _ in range(n)}
+        if rng.random() < 0.02:
+            d[rng.choice((1, None, 2.5))] = 0  # type: ignore[index]
+        return d
+    v: Any = _random_scalar(rng)
+    if r < 0.99:
+        for _ in range(rng.choice((63, 64, 65, 253, 254))):
+            v = [v] if rng.random() < 0.5 else {"k": v}
+        return v
+    d = {"a": [1]}
+    d["a"].append(d)  # type: ignore[arg-type]
+    return d
+
+
+def _fuzz_encode_values(rng: random.Random, c: ModuleType, rounds: int) -> int:
+    """encode() of random payloads: orjson.dumps([...])'s bytes or its error type."""
+    import orjson
+
+    for _ in range(rounds):
+        payload = _random_value(rng)
+        head = (rng.choice((None, "1", "r\u00e9f")), rng.choice((None, "2")), "room:lobby", "ev")
+        try:
+            expected: Any = orjson.dumps([*head, payload])
+        except TypeError as exc:
+            expected = type(exc)
+        try:
+            got: Any = c.encode(*head, payload)
+        except TypeError as exc:
+            got = type(exc)
+        if got != expected:
+            print(f"encode != orjson.dumps for {payload!r}: {got!r} {expected!r}", file=sys.stderr)
+            raise SystemExit(3)
+    return rounds
+
+
 def child(rounds: int, seed: int) -> int:
     """The fuzz loop (runs in the subprocess); returns the exit code."""
     from fastphx import _codec as c
@@ -150,6 +231,7 @@ def child(rounds: int, seed: int) -> int:
         _outcome(c.decode_binary, bdata, FrameDecodeError)
         executions += 3
     executions += _fuzz_encoders(rng, c, RawJSON)
+    executions += _fuzz_encode_values(rng, c, max(rounds // 8, 100))
     print(json.dumps({"executions": executions, "rounds": rounds, "seed": seed}))
     return 0
 

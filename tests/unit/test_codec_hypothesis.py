@@ -247,3 +247,92 @@ def test_twins_agree_on_encode_binary(
         except (TypeError, ValueError) as exc:
             results.append(type(exc))
     assert results[0] == results[1]
+
+
+# Payloads for the encoder against orjson itself: every float (nan/inf included), ints
+# beyond int64 and u64, str with lone surrogates, str/dict/int subclasses, tuples, non-str
+# keys, and nesting deep enough to leave the C writer's fast path (depth 64).
+class _Str(str):
+    pass
+
+
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _Int(int):
+    pass
+
+
+ANY_TEXT = st.text(max_size=24) | st.text(
+    st.sampled_from("a\"\\\x00\x1f\x7f\u00e9\u2028\ud800\udfff\U0001f600"), max_size=24
+)
+ENC_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**63) - 2, max_value=2**64 + 2)
+    | st.floats()
+    | st.floats(min_value=1e-3, max_value=1e15)
+    | st.decimals(places=4, min_value=-(10**6), max_value=10**6, allow_nan=False).map(float)
+    | ANY_TEXT
+    | ANY_TEXT.map(_Str)
+    | st.integers(-5, 5).map(_Int)
+)
+ENC_KEYS = ANY_TEXT | ANY_TEXT.map(_Str) | st.integers(-3, 3) | st.none() | st.floats()
+ENC_JSON = st.recursive(
+    ENC_SCALARS,
+    lambda inner: st.lists(inner, max_size=6)
+    | st.lists(inner, max_size=6).map(tuple)
+    | st.dictionaries(ANY_TEXT, inner, max_size=6)
+    | st.dictionaries(ENC_KEYS, inner, max_size=4)
+    | st.dictionaries(ANY_TEXT, inner, max_size=4).map(_Dict),
+    max_leaves=16,
+)
+
+
+def nested(value: Any, depth: int, as_dict: bool) -> Any:
+    """`value` wrapped in `depth` one-element lists or one-key dicts."""
+    for _ in range(depth):
+        value = {"k": value} if as_dict else [value]
+    return value
+
+
+def encode_outcome(fn: Any, *args: Any) -> tuple[str, Any]:
+    """("ok", bytes) or ("err", exception type)."""
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:  # the type is the outcome
+        return ("err", type(exc))
+
+
+@PROFILE
+@given(jr=REFS, ref=REFS, topic=TEXT, event=TEXT, payload=ENC_JSON)
+def test_encode_matches_orjson(
+    codec: ModuleType, jr: Any, ref: Any, topic: str, event: str, payload: Any
+) -> None:
+    """encode() writes orjson.dumps([...])'s bytes, or raises the same error type."""
+    got = encode_outcome(codec.encode, jr, ref, topic, event, payload)
+    assert got == encode_outcome(orjson.dumps, [jr, ref, topic, event, payload])
+
+
+@PROFILE
+@given(payload=ENC_JSON, depth=st.sampled_from([0, 1, 62, 63, 64, 65, 200, 252, 253, 254]),
+       as_dict=st.booleans())
+def test_encode_deep_payloads_match_orjson(
+    codec: ModuleType, payload: Any, depth: int, as_dict: bool
+) -> None:
+    """Deep payloads (past the C writer's depth limit and orjson's own) agree with orjson."""
+    value = nested(payload, depth, as_dict)
+    got = encode_outcome(codec.encode, "1", None, "t", "e", value)
+    assert got == encode_outcome(orjson.dumps, ["1", None, "t", "e", value])
+
+
+@PROFILE
+@given(x=st.floats() | st.floats(min_value=1e-3, max_value=1e15)
+       | st.floats(min_value=-1e15, max_value=-1e-3))
+def test_encode_floats_match_orjson(codec: ModuleType, x: float) -> None:
+    """Every float is written as orjson writes it (shortest round-trip digits)."""
+    assert codec.encode(None, None, "t", "e", {"x": x, "l": [x, -x]}) == orjson.dumps(
+        [None, None, "t", "e", {"x": x, "l": [x, -x]}]
+    )
