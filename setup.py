@@ -52,7 +52,9 @@ def extensions() -> list[Extension]:
         print("WARNING: Cython is missing; using the pure-Python codec", file=sys.stderr)
         return []
     ext = Extension(
-        "fastphx._codec", ["src/fastphx/_codec.pyx"], depends=["src/fastphx/_jsonscan.h"]
+        "fastphx._codec",
+        ["src/fastphx/_codec.pyx"],
+        depends=["src/fastphx/_jsonscan.h", "src/fastphx/_jsonbuild.h"],
     )
     return cythonize(
         [ext],
