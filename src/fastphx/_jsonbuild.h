@@ -28,11 +28,12 @@
 #define FPB_KEY_MAX 64     /* longest cached key, in bytes */
 #define FPB_STACK_ITEMS 16 /* array items collected on the C stack before going to the heap */
 
-/* Direct-mapped cache of short ASCII object keys: a stream repeats the same keys on every
- * message, so a hit costs a hash, one compare and an INCREF instead of a str allocation and
- * a later hash computation (cached strs carry their hash). Entries are verified byte for
- * byte, so a collision is only a miss. Holds one reference per entry (never released: the
- * extension module is never unloaded). */
+/* Two-way set-associative cache of short ASCII object keys: a stream repeats the same keys
+ * on every message, so a hit costs a hash, a compare or two and an INCREF instead of a str
+ * allocation and a later hash computation (cached strs carry their hash). Entries are
+ * verified byte for byte, so a collision is only a miss; two ways keep two keys that share
+ * a pair of slots from evicting each other on every message. Holds one reference per entry
+ * (never released: the extension module is never unloaded). */
 static PyObject *fpb_keys[FPB_KEY_CACHE];
 
 /* Powers of ten that are exact doubles (10^22 is the largest). */
@@ -97,18 +98,22 @@ FPX_INLINE PyObject *fpb_key(const fpx_u8 **pp, const fpx_u8 *end) {
     const fpx_u8 *p = *pp + 1;
     const fpx_u8 *q = fpx_scan_string(p, end, &fl, &e);
     Py_ssize_t n;
+    int i;
     PyObject *s, *hit, **slot;
     if (FPX_UNLIKELY(q == NULL)) return NULL;
     *pp = q + 1;
     n = q - p;
     if (FPX_UNLIKELY(fl != 0)) return fpb_string_slow(p, q, fl);
     if (FPX_UNLIKELY(n > FPB_KEY_MAX)) return fpb_ascii(p, n);
-    slot = &fpb_keys[fpx_hash_short(p, n) & (FPB_KEY_CACHE - 1)];
-    hit = *slot;
-    if (FPX_LIKELY(hit != NULL) && PyUnicode_GET_LENGTH(hit) == n &&
-        fpx_eq_short((const fpx_u8 *)PyUnicode_DATA(hit), p, n)) {
-        Py_INCREF(hit);
-        return hit;
+    /* two-way: keys whose hashes share a pair of slots (e.g. "price" and "qty") both stay */
+    slot = &fpb_keys[fpx_hash_short(p, n) & (FPB_KEY_CACHE - 2)];
+    for (i = 0; i < 2; i++) {
+        hit = slot[i];
+        if (FPX_LIKELY(hit != NULL) && PyUnicode_GET_LENGTH(hit) == n &&
+            fpx_eq_short((const fpx_u8 *)PyUnicode_DATA(hit), p, n)) {
+            Py_INCREF(hit);
+            return hit;
+        }
     }
     s = PyUnicode_New(n, 127);
     if (s == NULL) return NULL;
@@ -117,8 +122,11 @@ FPX_INLINE PyObject *fpb_key(const fpx_u8 **pp, const fpx_u8 *end) {
         Py_DECREF(s);
         return NULL;
     }
+    /* the newest key goes first, the older one second, the oldest is dropped */
     Py_INCREF(s);
-    *slot = s;
+    hit = slot[1];
+    slot[1] = slot[0];
+    slot[0] = s;
     Py_XDECREF(hit);
     return s;
 }
