@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # The extension is mandatory here: a failed Cython build fails the install loudly.
 $(STAMP): $(BIN)/python pyproject.toml setup.py src/fastphx/_codec.pyx src/fastphx/_jsonscan.h \
-		src/fastphx/_jsonenc.h
+		src/fastphx/_jsonenc.h src/fastphx/_jsonbuild.h
 	FASTPHX_BUILD_EXTENSION=yes $(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -c "import fastphx.codec as c; assert c.IMPLEMENTATION == 'c', 'extension not built'"
 	touch $(STAMP)

@@ -54,7 +54,7 @@ def extensions() -> list[Extension]:
     ext = Extension(
         "fastphx._codec",
         ["src/fastphx/_codec.pyx"],
-        depends=["src/fastphx/_jsonscan.h", "src/fastphx/_jsonenc.h"],
+        depends=["src/fastphx/_jsonscan.h", "src/fastphx/_jsonenc.h", "src/fastphx/_jsonbuild.h"],
     )
     return cythonize(
         [ext],

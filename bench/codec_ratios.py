@@ -1,8 +1,10 @@
 """Codec speed in one run: ns/op of fastphx decode/encode against orjson, json and msgspec.
 
-Run: ``.venv/bin/python bench/codec_ratios.py [--rounds N]``. Prints a markdown table of ns/op
-and the speed ratio against ``orjson.loads`` of the whole frame (decode) or
-``orjson.dumps([...])`` (encode); a ratio above 1 means faster than orjson. Candidates are
+Run: ``.venv/bin/python bench/codec_ratios.py [--rounds N]``. Prints markdown tables of ns/op
+and the speed ratio against ``orjson.loads`` of the whole frame (decode),
+``orjson.dumps([...])`` (encode) or ``orjson.loads(raw_payload)`` (payload read: decoding a
+frame and reading its payload, against parsing the payload bytes alone); a ratio above 1
+means faster than orjson. Candidates are
 timed (process CPU time) in interleaved rounds and the best round is kept, so a busy machine
 slows them alike.
 """
@@ -25,6 +27,7 @@ import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from e2e_server import BLAST_PAYLOAD
 from fastphx import _codec as codec_c
 from fastphx._types import RawJSON
 from frames import SIZES, Envelope, frame, payload
@@ -56,6 +59,27 @@ def decode_candidates(data: bytes) -> list[Candidate]:
     ]
     if codec_py is not None:
         out.append(("fastphx py decode", lambda: codec_py.decode(data)))
+    return out
+
+
+def payload_candidates(data: bytes) -> list[Candidate]:
+    """Reading the payload of one frame; the first entry (the payload bytes alone) is the
+    baseline."""
+    raw = codec_c.decode(data).raw_payload
+    decode_c, eager_c = codec_c.decode, codec_c.decode_eager
+    frame_c = codec_c.Frame
+    out: list[Candidate] = [
+        ("orjson.loads(raw_payload)", lambda: orjson.loads(raw)),
+        ("fastphx c decode(frame).payload", lambda: decode_c(data).payload),
+        ("fastphx c decode_eager(frame).payload", lambda: eager_c(data).payload),
+        ("fastphx c Frame(raw_payload).payload",
+         lambda: frame_c(None, None, "t", "e", raw).payload),
+        ("decode(frame) + orjson.loads(raw_payload)",
+         lambda: orjson.loads(decode_c(data).raw_payload)),
+    ]
+    if codec_py is not None:
+        decode_py = codec_py.decode
+        out.append(("fastphx py decode(frame).payload", lambda: decode_py(data).payload))
     return out
 
 
@@ -108,6 +132,13 @@ def main() -> None:
     args = parser.parse_args()
     dec_rows: list[tuple[str, str, float, float]] = []
     enc_rows: list[tuple[str, str, float, float]] = []
+    pay_rows: list[tuple[str, str, float, float]] = []
+    e2e = orjson.dumps(["3", None, "room:lobby", "stream", BLAST_PAYLOAD])
+    for label, data in [("e2e push", e2e)] + [(size, frame(size)) for size in SIZES]:
+        cands = payload_candidates(data)
+        ns = best_ns(cands, args.rounds)
+        label = f"{label} ({len(data):,} B)"
+        pay_rows += [(label, name, t, ns[0] / t) for (name, _), t in zip(cands, ns, strict=True)]
     for size in SIZES:
         data = frame(size)
         label = f"{size} ({len(data):,} B)"
@@ -118,6 +149,9 @@ def main() -> None:
     print(table("Decode (ratio = orjson.loads(frame) time / candidate time)", dec_rows))
     print()
     print(table("Encode (ratio = orjson.dumps([...]) time / candidate time)", enc_rows))
+    print()
+    print(table("Payload read (ratio = orjson.loads(raw_payload) time / candidate time)",
+                pay_rows))
 
 
 if __name__ == "__main__":

@@ -76,6 +76,11 @@ cdef extern from "_jsonenc.h":
     object fpx_enc_result(fpx_enc* w)
     void fpx_enc_release()
 
+cdef extern from "_jsonbuild.h":
+    # New reference to the value, or to Ellipsis when orjson must decide (bail)
+    object fpb_build(const fpx_u8* p, const fpx_u8* end, const fpx_u8** out)
+    object fpb_build_all(const fpx_u8* p, Py_ssize_t n)
+
 
 cdef object _loads = orjson.loads
 cdef object _dumps = orjson.dumps
@@ -84,6 +89,7 @@ cdef object _RawJSON = RawJSON
 cdef object _Reply = Reply
 cdef object _FrameDecodeError = FrameDecodeError
 cdef object _UNSET = object()
+cdef object _BAIL = Ellipsis  # fpb_build's "ask orjson" answer
 # _decode modes: validate the payload with the C scan (decode), or orjson.loads the payload
 # slice (decode_eager).
 DEF _VALIDATE = 0
@@ -139,7 +145,7 @@ cdef class Frame:
         Raises orjson.JSONDecodeError only for a Frame built by hand with invalid JSON.
         """
         if self._payload is _UNSET:
-            self._payload = _loads(self.raw_payload)
+            self._payload = _parse_payload(self.raw_payload)
         return self._payload
 
     def __eq__(self, other):
@@ -163,6 +169,15 @@ cdef class Frame:
         shown = repr(raw[:80]) + ("..." if len(raw) > 80 else "")
         return (f"Frame(join_ref={self.join_ref!r}, ref={self.ref!r}, topic={self.topic!r}, "
                 f"event={self.event!r}, raw_payload={shown}, binary={bool(self.binary)!r})")
+
+
+cdef object _parse_payload(bytes raw):
+    """orjson.loads(raw): the C builder (_jsonbuild.h) builds the same objects in one pass,
+    and hands anything unusual (or invalid: orjson raises) to orjson itself."""
+    v = fpb_build_all(<const fpx_u8*>PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+    if v is _BAIL:
+        return _loads(raw)
+    return v
 
 
 cdef inline Frame _new_frame(object join_ref, object ref, object topic, object event,
@@ -380,6 +395,15 @@ cdef Frame _decode_buf(const fpx_u8* base, Py_ssize_t size, int mode, object dat
     event = head[3]
     ps = _element_start(fpx_skip_ws(p, end), end, base)
     if mode != _VALIDATE:
+        # The C builder parses the payload in place; when it bails (or the frame does not
+        # end right after the payload), orjson decides on the slice as below.
+        pe = ps
+        payload = fpb_build(ps, end, &pe)
+        if payload is not _BAIL:
+            p = fpx_skip_ws(pe, end)
+            if p < end and p[0] == 93 and fpx_skip_ws(p + 1, end) == end:
+                raw = PyBytes_FromStringAndSize(<const char*>ps, pe - ps)
+                return _new_frame(join_ref, ref, topic, event, raw, False, payload)
         # The frame is valid iff it ends with ']' (plus whitespace) and what stands between
         # the 4th comma and that ']' is one JSON value: orjson.loads of that slice decides.
         pe = _rskip_ws(ps, end)

@@ -26,7 +26,7 @@ WHEEL_MUST_HAVE = {"fastphx/__init__.py", "fastphx/_codec.pyi", "fastphx/py.type
                    "fastphx/_codec_py.py", "fastphx/codec.py", "fastphx/_version.py",
                    "fastphx/testing/__init__.py", "fastphx/testing/pytest_plugin.py"}
 SDIST_MUST_HAVE = {"src/fastphx/_codec.pyx", "src/fastphx/_codec.pyi", "src/fastphx/_jsonscan.h",
-                   "src/fastphx/_jsonenc.h",
+                   "src/fastphx/_jsonenc.h", "src/fastphx/_jsonbuild.h",
                    "src/fastphx/py.typed", "README.md", "LICENSE", "pyproject.toml",
                    "setup.py", "tests/conftest.py", "CHANGELOG.md"}
 BUILD_LEFTOVERS = (".c", ".pyx", ".h", ".o", ".pyc")

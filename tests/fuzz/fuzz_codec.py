@@ -10,10 +10,12 @@ Each input is fed to ``decode``, ``decode_eager`` and ``decode_binary`` of both 
 parsed as a payload for ``encode`` (one input byte picks which one leads). Checked
 properties: nothing but FrameDecodeError (or a documented TypeError) escapes; both builds
 accept exactly the same inputs and produce equal frames; an accepted text frame's
-``raw_payload`` is what ``orjson.loads`` accepts, with an equal value; ``decode_eager``
-agrees with ``decode``; ``encode`` writes ``orjson.dumps([...])``'s bytes or raises the same
-error type, in both builds. Python coverage of the twin guides the search (its scanner has
-the same grammar branches as the C scanner).
+``raw_payload`` is what ``orjson.loads`` accepts, with the very same value (types, float
+bits, key order: the C build parses payloads with its own builder); ``decode_eager`` agrees
+with ``decode``; a Frame built by hand around any payload bytes reads them exactly like
+``orjson.loads`` (same value or orjson's error); ``encode`` writes ``orjson.dumps([...])``'s
+bytes or raises the same error type, in both builds. Python coverage of the twin guides the
+search (its scanner has the same grammar branches as the C scanner).
 
 To catch memory errors in the C code, run it against an AddressSanitizer build of the
 extension (see ``tests/fuzz/README.md``).
@@ -21,6 +23,7 @@ extension (see ``tests/fuzz/README.md``).
 
 from __future__ import annotations
 
+import struct
 import sys
 from typing import Any
 
@@ -35,6 +38,41 @@ from fastphx.errors import FrameDecodeError
 
 if codec_c is codec_py:  # pragma: no cover - guard against a broken install
     raise SystemExit("the C build is not loaded")
+
+
+def _tagged(v: Any) -> list[Any]:
+    """Flat, strictly comparable form of a JSON result (type, float bits and key order count)."""
+    out: list[Any] = []
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is float:
+            out.append(("f", struct.pack("<d", x)))
+        elif t is dict:
+            out.append(("d", len(x)))
+            for k, item in reversed(list(x.items())):
+                stack.extend((item, k))
+        elif t is list:
+            out.append(("l", len(x)))
+            stack.extend(reversed(x))
+        else:
+            out.append((t.__name__, x))
+    return out
+
+
+def _check_payload_bytes(raw: bytes) -> None:
+    """Frame(...).payload of any bytes: orjson.loads' exact value, or its error."""
+    try:
+        expected = _tagged(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        expected = None
+    for codec in (codec_c, codec_py):
+        try:
+            got = _tagged(codec.Frame(None, None, "t", "e", raw).payload)
+        except orjson.JSONDecodeError:
+            got = None
+        assert got == expected, (codec.__name__, raw)
 
 
 def _outcome(fn: Any, data: Any) -> Any:
@@ -57,7 +95,8 @@ def _check_text(data: bytes) -> None:
     assert _outcome(codec_py.decode_eager, data) == c, data
     if c is not FrameDecodeError:
         fields, value = c
-        assert orjson.loads(fields[4]) == value, data
+        assert _tagged(orjson.loads(fields[4])) == _tagged(value), data
+        assert _tagged(codec_c.decode_eager(data).payload) == _tagged(value), data
     for kind in (bytearray, memoryview):
         assert _outcome(codec_c.decode, kind(data)) == c, data
     try:
@@ -111,6 +150,7 @@ def test_one_input(data: bytes) -> None:
         _check_text(body)
     elif mode == 1:
         _check_text(_wrap_as_frame(body))
+        _check_payload_bytes(body)
     elif mode == 2:
         _check_binary(body)
     else:

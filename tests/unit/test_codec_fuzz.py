@@ -5,7 +5,9 @@ The child decodes random and mutated inputs with the C build's decode, decode_ea
 decode_binary (and fuzzes encode/encode_binary with odd arguments, and encode with random
 payloads against orjson.dumps of the whole array). The only exception
 a decoder may raise is FrameDecodeError; an accepted frame's payload, raw_payload and repr
-must work; every 4th text input is also checked against the pure-Python twin. The child
+must work, and be exactly ``orjson.loads(raw_payload)`` (types, float bits, key order); a
+Frame built by hand around random payload bytes must read like orjson (same value or
+orjson's error); every 4th text input is also checked against the pure-Python twin. The child
 exits 0 and prints its execution count as JSON on the last line; a segfault shows as a
 negative return code instead of killing the test runner.
 """
@@ -22,6 +24,7 @@ import traceback
 from types import ModuleType
 from typing import Any
 
+import orjson
 import pytest
 
 SEED = 20261128
@@ -90,6 +93,34 @@ def _binary_input(rng: random.Random) -> bytes:
     if rng.random() < 0.7:
         return _mutate(rng, rng.choice(BINARY_SEEDS))
     return bytes([rng.randrange(4)]) + rng.randbytes(rng.randint(0, 40))
+
+
+def _tagged(v: Any) -> list[Any]:
+    """Flat, strictly comparable form of a JSON result (type, float bits and key order count)."""
+    out: list[Any] = []
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is float:
+            out.append(("f", struct.pack("<d", x)))
+        elif t is dict:
+            out.append(("d", len(x)))
+            for k, item in reversed(list(x.items())):
+                stack.extend((item, k))
+        elif t is list:
+            out.append(("l", len(x)))
+            stack.extend(reversed(x))
+        else:
+            out.append((t.__name__, x))
+    return out
+
+
+def _loads_outcome(fn: Any, raw: bytes) -> Any:
+    try:
+        return _tagged(fn(raw))
+    except orjson.JSONDecodeError:
+        return "JSONDecodeError"
 
 
 def _outcome(fn: Any, data: Any, error: type[BaseException]) -> tuple[Any, ...]:
@@ -221,6 +252,16 @@ def child(rounds: int, seed: int) -> int:
         if res[0] != res[1]:
             print(f"decode != decode_eager for {data!r}: {res}", file=sys.stderr)
             return 3
+        if res[0][0] == "ok" and _tagged(res[0][-1]) != _tagged(orjson.loads(res[0][5])):
+            print(f"payload != orjson.loads(raw_payload) for {data!r}", file=sys.stderr)
+            return 3
+        if i % 2 == 0:  # the payload builder on arbitrary bytes, through a hand-built Frame
+            raw = data[rng.randint(0, 20) :] if rng.random() < 0.5 else data
+            got = _loads_outcome(lambda b: c.Frame(None, None, "t", "e", b).payload, raw)
+            if got != _loads_outcome(orjson.loads, raw):
+                print(f"Frame(...).payload != orjson.loads for {raw!r}", file=sys.stderr)
+                return 3
+            executions += 1
         if i % 4 == 0 and _outcome(py.decode, data, FrameDecodeError) != res[0]:
             print(f"C and Python twins disagree on {data!r}", file=sys.stderr)
             return 3
