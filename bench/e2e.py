@@ -52,7 +52,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("bare", "bare aiohttp loop (floor)", "bare", needs_fastphx=False),
     Variant("lazy", "fastphx, lazy payloads", "lazy", target=0.75),
     Variant("read", "fastphx, every payload read by the consumer", "read", target=0.6),
-    Variant("eager", "fastphx, eager_payloads=True, every payload read", "eager"),
+    Variant("eager", "fastphx, eager_payloads=True, every payload read", "eager", target=0.6),
     Variant("lazy_receive", "fastphx, lazy, every message via ws.receive()", "lazy_receive"),
     Variant("read_receive", "fastphx, every payload read, every message via ws.receive()",
             "read_receive"),

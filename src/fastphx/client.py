@@ -226,10 +226,11 @@ class Client:
         ssl: passed to aiohttp's ``ws_connect`` (an ``ssl.SSLContext``, False, or None).
         connect_timeout: seconds for the WebSocket handshake (10).
         reply_timeout: the default seconds a push or join waits for its reply (10).
-        eager_payloads: parse every payload in the reader instead of on first read. The
-            default (lazy) is faster even when every payload is read (bench/e2e.py: the
-            consumer parses a payload right before using it, while it is hot in cache),
-            and every payload is validated at decode either way.
+        eager_payloads: parse every payload in the reader, in the same pass as its header
+            (``decode_eager``), instead of on first read. Use it when every payload is
+            read: it measured at least as fast as lazy reading (bench/e2e.py). The default
+            (lazy) is cheapest when payloads are filtered, forwarded or read only
+            sometimes; every payload is validated at decode either way.
         reconnect_delay: ``attempt -> seconds`` before each redial (default: exponential
             backoff with full jitter, capped).
         rejoin_delay: ``attempt -> seconds`` before each rejoin of a crashed topic
