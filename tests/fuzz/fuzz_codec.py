@@ -23,8 +23,8 @@ extension (see ``tests/fuzz/README.md``).
 
 from __future__ import annotations
 
-import struct
 import sys
+from pathlib import Path
 from typing import Any
 
 import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -36,40 +36,22 @@ with atheris.instrument_imports(include=["fastphx._codec_py"]):
 from fastphx import _codec as codec_c
 from fastphx.errors import FrameDecodeError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from jsonresult import tagged
+
 if codec_c is codec_py:  # pragma: no cover - guard against a broken install
     raise SystemExit("the C build is not loaded")
-
-
-def _tagged(v: Any) -> list[Any]:
-    """Flat, strictly comparable form of a JSON result (type, float bits and key order count)."""
-    out: list[Any] = []
-    stack = [v]
-    while stack:
-        x = stack.pop()
-        t = type(x)
-        if t is float:
-            out.append(("f", struct.pack("<d", x)))
-        elif t is dict:
-            out.append(("d", len(x)))
-            for k, item in reversed(list(x.items())):
-                stack.extend((item, k))
-        elif t is list:
-            out.append(("l", len(x)))
-            stack.extend(reversed(x))
-        else:
-            out.append((t.__name__, x))
-    return out
 
 
 def _check_payload_bytes(raw: bytes) -> None:
     """Frame(...).payload of any bytes: orjson.loads' exact value, or its error."""
     try:
-        expected = _tagged(orjson.loads(raw))
+        expected = tagged(orjson.loads(raw))
     except orjson.JSONDecodeError:
         expected = None
     for codec in (codec_c, codec_py):
         try:
-            got = _tagged(codec.Frame(None, None, "t", "e", raw).payload)
+            got = tagged(codec.Frame(None, None, "t", "e", raw).payload)
         except orjson.JSONDecodeError:
             got = None
         assert got == expected, (codec.__name__, raw)
@@ -95,8 +77,8 @@ def _check_text(data: bytes) -> None:
     assert _outcome(codec_py.decode_eager, data) == c, data
     if c is not FrameDecodeError:
         fields, value = c
-        assert _tagged(orjson.loads(fields[4])) == _tagged(value), data
-        assert _tagged(codec_c.decode_eager(data).payload) == _tagged(value), data
+        assert tagged(orjson.loads(fields[4])) == tagged(value), data
+        assert tagged(codec_c.decode_eager(data).payload) == tagged(value), data
     for kind in (bytearray, memoryview):
         assert _outcome(codec_c.decode, kind(data)) == c, data
     try:

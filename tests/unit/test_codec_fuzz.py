@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 import pytest
+from jsonresult import tagged
 
 SEED = 20261128
 ROUNDS = 80_000  # ~15 s in the child on one core of a shared 2-core machine
@@ -95,30 +96,9 @@ def _binary_input(rng: random.Random) -> bytes:
     return bytes([rng.randrange(4)]) + rng.randbytes(rng.randint(0, 40))
 
 
-def _tagged(v: Any) -> list[Any]:
-    """Flat, strictly comparable form of a JSON result (type, float bits and key order count)."""
-    out: list[Any] = []
-    stack = [v]
-    while stack:
-        x = stack.pop()
-        t = type(x)
-        if t is float:
-            out.append(("f", struct.pack("<d", x)))
-        elif t is dict:
-            out.append(("d", len(x)))
-            for k, item in reversed(list(x.items())):
-                stack.extend((item, k))
-        elif t is list:
-            out.append(("l", len(x)))
-            stack.extend(reversed(x))
-        else:
-            out.append((t.__name__, x))
-    return out
-
-
 def _loads_outcome(fn: Any, raw: bytes) -> Any:
     try:
-        return _tagged(fn(raw))
+        return tagged(fn(raw))
     except orjson.JSONDecodeError:
         return "JSONDecodeError"
 
@@ -252,7 +232,7 @@ def child(rounds: int, seed: int) -> int:
         if res[0] != res[1]:
             print(f"decode != decode_eager for {data!r}: {res}", file=sys.stderr)
             return 3
-        if res[0][0] == "ok" and _tagged(res[0][-1]) != _tagged(orjson.loads(res[0][5])):
+        if res[0][0] == "ok" and tagged(res[0][-1]) != tagged(orjson.loads(res[0][5])):
             print(f"payload != orjson.loads(raw_payload) for {data!r}", file=sys.stderr)
             return 3
         if i % 2 == 0:  # the payload builder on arbitrary bytes, through a hand-built Frame

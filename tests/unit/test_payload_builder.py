@@ -20,6 +20,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from jsonresult import tagged
 
 from fastphx.errors import FrameDecodeError
 
@@ -32,31 +33,6 @@ PROFILE = settings(
         HealthCheck.filter_too_much,
     ],
 )
-
-
-def tagged(v: Any) -> list[Any]:
-    """A flat list equal for two values exactly when they are the same JSON result (iterative:
-    payloads nest 1024 deep)."""
-    out: list[Any] = []
-    stack = [v]
-    while stack:
-        x = stack.pop()
-        t = type(x)
-        if t is float:
-            out.append(("f", struct.pack("<d", x)))
-        elif t is dict:
-            out.append(("d", len(x)))
-            for k, item in reversed(list(x.items())):
-                stack.append(item)
-                stack.append(k)
-        elif t is list:
-            out.append(("l", len(x)))
-            stack.extend(reversed(x))
-        elif t in (int, str, bool) or x is None:
-            out.append((t.__name__, x))
-        else:
-            raise AssertionError(f"unexpected type {t!r}")
-    return out
 
 
 def same(a: Any, b: Any) -> bool:
