@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import struct
 import subprocess
@@ -26,6 +27,8 @@ from typing import Any
 
 import orjson
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # any import mode
 from jsonresult import tagged
 
 SEED = 20261128

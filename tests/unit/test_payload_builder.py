@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -20,9 +21,11 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from jsonresult import tagged
 
 from fastphx.errors import FrameDecodeError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # any import mode
+from jsonresult import tagged
 
 PROFILE = settings(
     settings.get_profile(os.environ.get("FASTPHX_HYPOTHESIS_PROFILE", "codec-ci")),
