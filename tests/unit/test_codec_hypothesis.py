@@ -7,25 +7,19 @@ Bounded by the ``codec-ci`` Hypothesis profile (tests/unit/conftest.py); set
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fastphx.errors import FrameDecodeError
 
-PROFILE = settings(
-    settings.get_profile(os.environ.get("FASTPHX_HYPOTHESIS_PROFILE", "codec-ci")),
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # any import mode
+from jsonresult import PROFILE
 
 # Python cannot UTF-8 encode a lone surrogate, so generated text excludes category Cs.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)

@@ -19,23 +19,13 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fastphx.errors import FrameDecodeError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # any import mode
-from jsonresult import tagged
-
-PROFILE = settings(
-    settings.get_profile(os.environ.get("FASTPHX_HYPOTHESIS_PROFILE", "codec-ci")),
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
+from jsonresult import PROFILE, tagged
 
 
 def same(a: Any, b: Any) -> bool:
