@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         if mode.endswith("_receive"):  # A/B: every message through ws.receive()
             import fastphx.client
 
-            fastphx.client._message_queue = lambda ws: None  # type: ignore[assignment]
+            fastphx._transport_aiohttp.message_queue = lambda ws: None  # type: ignore[assignment]
         base = mode.removesuffix("_receive")
         coro = run_fastphx(url, count, topic, eager=(base == "eager"), read=(base != "lazy"))
     else:

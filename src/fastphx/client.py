@@ -1,8 +1,13 @@
-"""The asyncio + aiohttp driver of :class:`fastphx.protocol.ClientProtocol` and the public Client.
+"""The public asyncio Client: the API over the protocol, delivery and transport rooms.
 
-One socket per client; one reader task (the hot path: bytes -> codec decode -> route ->
-deliver), one writer task (frames from ``data_to_send()``), one ``loop.call_at`` timer driven
-by ``next_deadline()``, futures as reply waiters. See docs/client.md for the behaviour.
+- ``protocol.py`` (sans-I/O): every state transition; time is passed in.
+- ``_delivery.py``: subscriptions, buffers, spill, backpressure, drop accounting.
+- ``_transport_aiohttp.py``: the only module touching aiohttp (dial, the message queue).
+
+One socket per client; one reader task (the hot path: message -> codec decode -> route ->
+deliver, one long function on purpose, see ``_read_loop``), one writer task (frames from
+``data_to_send()``), one ``loop.call_at`` timer driven by ``next_deadline()``, futures as
+reply waiters. See docs/client.md for the behaviour.
 """
 
 from __future__ import annotations
@@ -10,27 +15,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as _dt
+import functools
 import logging
 import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 from yarl import URL
 
+from . import _transport_aiohttp as transport
+from ._delivery import Action, Delivery, PushStream
 from ._types import Reply
 from .backoff import DelayFunction, full_jitter_delay, phoenix_rejoin_delay
 from .codec import decode, decode_binary, decode_eager
 from .errors import (
     AuthError,
     ClientClosedError,
-    ConnectError,
-    ConnectTimeout,
     FastphxError,
     FrameDecodeError,
     LocalProtocolError,
+    ReplyBlockedError,
 )
 from .models import (
     RECONNECT_FAILED_EVENT,
@@ -55,32 +60,25 @@ from .protocol import (
     ReplyReceived,
 )
 
+if TYPE_CHECKING:
+    import aiohttp
+
 __all__ = ["DEFAULT_TOPIC", "Client", "Overflow", "PushStream"]
 
 DEFAULT_TOPIC = "console:lobby"
 Overflow = Literal["block", "drop_oldest", "drop_newest"]
 ParamsArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 TokenArg = str | Callable[[], str] | None
-_TEXT = aiohttp.WSMsgType.TEXT
-_BINARY = aiohttp.WSMsgType.BINARY
-_DATA_TYPES = (_TEXT, _BINARY)
-
-
-def _message_queue(ws: aiohttp.ClientWebSocketResponse) -> Any:
-    """aiohttp's parsed-message queue of ``ws`` when it has the expected shape (a ``_buffer``
-    deque of ``(WSMessage, size)`` pairs and an async ``read()``), else None: the reader then
-    uses ``ws.receive()`` for every message. Private API, so checked, never assumed."""
-    queue = getattr(ws, "_reader", None)
-    buffer = getattr(queue, "_buffer", None)
-    if (not isinstance(buffer, deque) or not callable(getattr(queue, "read", None))
-            or not isinstance(getattr(ws, "_closing", None), bool)
-            or not isinstance(getattr(ws, "_closed", None), bool)):
-        return None
-    return queue
+#: Default bound of the bytes read past full iterator buffers while a reply is awaited.
+DEFAULT_MAX_SPILL_BYTES = 16 * 1024 * 1024
+#: Default bound of one incoming WebSocket message (larger: close 1009 and reconnect).
+DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 _REDACTED = "REDACTED"
 # Query parameters redacted wherever a URL is shown (also ones the caller put in the URL).
 _SECRET_QUERY = re.compile(r"((?:api_key|token|access_token|auth_token|password)=)[^&\s\"']+",
                            re.IGNORECASE)
+# URL userinfo (``ws://user:password@host``) is redacted wherever a URL is shown.
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 _CONTROL_EVENTS = frozenset({"phx_error", "phx_close", "phx_reply"})
 
 
@@ -104,112 +102,17 @@ def bearer_subprotocol(token: str) -> str:
     return "base64url.bearer.phx." + encoded
 
 
-class PushStream:
-    """An async iterator over server pushes (see :meth:`Client.pushes`).
-
-    Each stream has its own bounded buffer; it ends when the client closes (after the
-    buffered pushes are consumed) or when :meth:`aclose` is called.
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "_buf",
-        "_cap",
-        "_client",
-        "_low",
-        "ended",
-        "events",
-        "filtered",
-        "space_waiter",
-        "topic",
-        "waiter",
-    )
-
-    def __init__(self, client: Client, cap: int, topic: str | None,
-                 events: frozenset[str] | None) -> None:
-        self._client = client
-        self._buf: deque[Push] = deque()
-        self._cap = cap
-        self._low = cap // 2
-        self.waiter: asyncio.Future[None] | None = None
-        self.space_waiter: asyncio.Future[None] | None = None
-        self.topic = topic
-        self.events = events
-        self.filtered = topic is not None or events is not None
-        self.ended = False
-
-    def matches(self, push: Push) -> bool:
-        """True when ``push`` passes this stream's topic and event filters."""
-        if self.topic is not None and push.topic != self.topic:
-            return False
-        return self.events is None or push.event in self.events
-
-    def __aiter__(self) -> PushStream:
-        return self
-
-    async def __anext__(self) -> Push:
-        buf = self._buf
-        if buf:
-            item = buf.popleft()
-            space = self.space_waiter
-            if space is not None and len(buf) <= self._low:
-                self.space_waiter = None
-                if not space.done():
-                    space.set_result(None)
-            return item
-        return await self._wait()
-
-    async def _wait(self) -> Push:
-        while not self._buf:
-            if self.ended:
-                raise StopAsyncIteration
-            loop = self._client._loop or asyncio.get_running_loop()
-            waiter = loop.create_future()
-            self.waiter = waiter
-            try:
-                await waiter
-            finally:
-                self.waiter = None
-        return await self.__anext__()
-
-    def __len__(self) -> int:
-        return len(self._buf)
-
-    def _end(self) -> None:
-        self.ended = True
-        for fut in (self.waiter, self.space_waiter):
-            if fut is not None and not fut.done():
-                fut.set_result(None)
-        self.waiter = self.space_waiter = None
-
-    async def aclose(self) -> None:
-        """Stop this stream: it is unsubscribed and its buffer dropped."""
-        self._client._unsubscribe(self)
-        self._buf.clear()
-        self._end()
-
-    async def __aenter__(self) -> PushStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def __del__(self) -> None:
-        client = getattr(self, "_client", None)
-        if client is not None and not self.ended:
-            client._unsubscribe(self)
-
-
 class Client:
     """A Phoenix Channels session over one WebSocket: joins, pushes, server pushes.
 
     Construct (no I/O), then ``await connect()`` or ``async with Client(...)``; ``close()``
-    ends it (terminal, idempotent). See docs/client.md for reconnect, heartbeat and
-    buffering behaviour.
+    ends it (terminal, idempotent). See docs/client.md for reconnect, heartbeat and the
+    delivery guarantees.
 
     Parameters:
         url: the socket URL (``ws(s)://host/socket/websocket``); ``vsn=2.0.0`` and
-            ``api_key`` are appended, an existing query is kept.
+            ``api_key`` are appended, an existing query is kept. Userinfo
+            (``user:password@``) is sent but redacted wherever the URL is shown.
         api_key: sent as the ``api_key`` query parameter; redacted in every log and error.
         topic: the primary topic ``connect()`` joins (default ``console:lobby``).
         join_params: the primary topic's join params.
@@ -220,6 +123,14 @@ class Client:
         push_buffer_size: the bound of each ``pushes()`` iterator's buffer (256).
         overflow: ``"block"`` (lossless backpressure, default), ``"drop_oldest"`` or
             ``"drop_newest"`` (counted in ``dropped`` and logged).
+        max_spill_bytes: under ``"block"``, how many bytes of pushes the reader may hold
+            past full iterator buffers while it reads on for an awaited reply (16 MiB;
+            ``None``: no bound). Past it reading pauses and awaited replies fail with
+            ``ReplyBlockedError``.
+        max_message_size: the largest incoming WebSocket message accepted (32 MiB;
+            ``None``: no bound); a larger one is refused before it is buffered: the socket
+            closes with 1009, the event is counted in ``malformed``, and the client
+            reconnects.
         reconnect: redial and rejoin after an outage (default True).
         logger: a stdlib logger (default ``logging.getLogger("fastphx.client")``).
         session: an aiohttp ``ClientSession`` to dial with (not closed by the client).
@@ -250,6 +161,8 @@ class Client:
         heartbeat_interval: float = 30.0,
         push_buffer_size: int = 256,
         overflow: Overflow = "block",
+        max_spill_bytes: int | None = DEFAULT_MAX_SPILL_BYTES,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         reconnect: bool = True,
         logger: logging.Logger | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -265,6 +178,10 @@ class Client:
             raise ValueError(f"overflow must be block, drop_oldest or drop_newest: {overflow!r}")
         if push_buffer_size < 1:
             raise ValueError("push_buffer_size must be >= 1")
+        for name, value in (("max_spill_bytes", max_spill_bytes),
+                            ("max_message_size", max_message_size)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None")
         if heartbeat_interval <= 0:
             heartbeat_interval = 30.0
         self._url = url
@@ -273,9 +190,10 @@ class Client:
         self.join_params: Mapping[str, Any] = join_params or {}
         self._params = params
         self._auth_token = auth_token
-        self._secrets: set[str] = set()
+        self._secrets: set[str] = _userinfo_secrets(url)
         self.push_buffer_size = push_buffer_size
         self.overflow: Overflow = overflow
+        self.max_message_size = max_message_size
         self.logger = logger or logging.getLogger("fastphx.client")
         self._session = session
         self._own_session = session is None
@@ -288,26 +206,22 @@ class Client:
             heartbeat_interval=heartbeat_interval, reply_timeout=reply_timeout,
             reconnect=reconnect, reconnect_delay=reconnect_delay or _default_reconnect_delay,
             rejoin_delay=rejoin_delay or phoenix_rejoin_delay)
+        self._delivery = Delivery(push_buffer_size, overflow, max_spill_bytes, self.logger)
         self.welcome: Any = None
-        self.dropped = 0
-        self.malformed = 0
         self.error: FastphxError | None = None
+        self._malformed = 0
+        self._last_malformed_log = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws: transport.WebSocket | None = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._send_wanted: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Copy-on-write: replaced, never mutated, so the reader's loop over it stays valid.
-        self._subs: tuple[PushStream, ...] = ()
-        self._backlog: PushStream | None = None
         self._closing: asyncio.Task[None] | None = None
         self._dead = False
-        self._last_drop_log = 0.0
         self._debug = False
-        self._new_backlog()
 
     # ------------------------------------------------------------------ properties
 
@@ -318,7 +232,7 @@ class Client:
 
     @property
     def url(self) -> str:
-        """The base URL with secrets redacted."""
+        """The base URL with secrets (api_key, token, userinfo) redacted."""
         return self._redact(self._url)
 
     @property
@@ -328,8 +242,24 @@ class Client:
 
     @property
     def stale_dropped(self) -> int:
-        """How many inbound frames were dropped because their join_ref was outdated."""
+        """Inbound frames dropped because their join_ref (or a reply's topic) was outdated."""
         return self._proto.stale_dropped
+
+    @property
+    def dropped(self) -> int:
+        """Pushes dropped: by a dropping ``overflow`` policy, or, never subscribed to, past
+        ``max_spill_bytes``. Always 0 for a subscribed push under ``"block"``."""
+        return self._delivery.dropped
+
+    @property
+    def malformed(self) -> int:
+        """Inbound frames and replies that could not be decoded, and oversize messages."""
+        return self._malformed + self._proto.malformed
+
+    @property
+    def max_spill_bytes(self) -> int | None:
+        """The spill bound (see the class docstring)."""
+        return self._delivery.max_spill_bytes
 
     def __repr__(self) -> str:
         return f"<fastphx.Client {self.url} {self.status}>"
@@ -347,16 +277,16 @@ class Client:
         """Dial, join the primary topic and return its join reply response (``welcome``).
 
         Raises AuthError (HTTP 403), ConnectError (unreachable, TLS, bad handshake),
-        ConnectTimeout, ChannelError (join refused), JoinTimeout, ClientClosedError.
-        On failure the client is closed.
+        ConnectTimeout, ChannelError (join refused), JoinTimeout, ClientClosedError,
+        TypeError (unencodable ``join_params``). On failure the client is closed.
         """
         self._proto.connecting()
         loop = self._loop = asyncio.get_running_loop()
         self._debug = self.logger.isEnabledFor(logging.DEBUG)
         self._send_wanted = asyncio.Event()
         joined: asyncio.Future[Reply] = loop.create_future()
-        self._proto.join(self.topic, dict(self.join_params), joined, loop.time())
         try:
+            self._proto.join(self.topic, dict(self.join_params), joined, loop.time())
             ws = await self._dial()
             self._attach(ws)
             reply = await joined
@@ -385,7 +315,7 @@ class Client:
             task.cancel()
         ws, self._ws = self._ws, None
         if ws is not None:
-            await self._close_ws(ws)
+            await transport.close_ws(ws, self.close_timeout)
         pending: list[asyncio.Task[Any]] = [*self._tasks]
         for io_task in (self._reader, self._writer):
             if io_task is not None:
@@ -397,12 +327,6 @@ class Client:
             await self._session.close()
         self._session = None
 
-    async def _close_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        try:
-            await asyncio.wait_for(ws.close(), self.close_timeout)
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
-            pass
-
     # ------------------------------------------------------------------ API
 
     async def join_topic(self, topic: str, params: Mapping[str, Any] | None = None, *,
@@ -410,9 +334,10 @@ class Client:
         """Join ``topic`` and return its join reply response.
 
         Raises ChannelError (refused), JoinTimeout, LocalProtocolError (already joined),
-        ConnectionLostError, ClientClosedError.
+        TypeError (a topic or params that cannot be encoded; nothing changed),
+        ConnectionLostError, ReplyBlockedError, ClientClosedError.
         """
-        loop = self._loop_or_raise()
+        loop = self._ready()
         fut: asyncio.Future[Reply] = loop.create_future()
         self._proto.join(topic, dict(params or {}), fut, loop.time(), timeout)
         self._after_input()
@@ -422,9 +347,9 @@ class Client:
     async def leave_topic(self, topic: str, *, timeout: float | None = None) -> None:
         """Leave ``topic`` (``phx_leave``); returns once acknowledged or timed out.
 
-        Raises NotJoinedError for a topic not joined.
+        Raises NotJoinedError for a topic not joined, ReplyBlockedError.
         """
-        loop = self._loop_or_raise()
+        loop = self._ready()
         fut: asyncio.Future[Reply] = loop.create_future()
         if self._proto.leave(topic, fut, loop.time(), timeout):
             self._after_input()
@@ -438,9 +363,10 @@ class Client:
 
         Raises ChannelError (status error; ``code`` a ChannelErrorCode or the raw string),
         PushTimeout, ConnectionLostError (socket dropped), ClientClosedError,
-        NotJoinedError (topic not joined), TypeError (unserialisable payload).
+        NotJoinedError (topic not joined), TypeError (unserialisable payload; nothing is
+        sent), ReplyBlockedError (the reply cannot be read past undrained pushes).
         """
-        loop = self._loop_or_raise()
+        loop = self._ready()
         fut: asyncio.Future[Reply] = loop.create_future()
         ref = self._proto.push(topic, event, {} if payload is None else payload, fut,
                                loop.time(), timeout)
@@ -451,7 +377,7 @@ class Client:
                           *, timeout: float | None = None) -> Reply:
         """Push ``data`` as a BINARY frame; return its Reply (``response`` is bytes when the
         server answers with a binary reply). Raises like :meth:`push`."""
-        loop = self._loop_or_raise()
+        loop = self._ready()
         fut: asyncio.Future[Reply] = loop.create_future()
         ref = self._proto.push(topic, event, bytes(data), fut, loop.time(), timeout, binary=True)
         self._after_input()
@@ -470,28 +396,30 @@ class Client:
                events: Iterable[str] | str | None = None) -> PushStream:
         """Return an async iterator over server pushes (optionally one topic / some events).
 
-        Each iterator has its own buffer of ``push_buffer_size``; with ``overflow="block"``
-        a full buffer stops the socket reader until the iterator drains it. Until the first
-        iterator exists (and whenever none exists), a backlog keeps the latest
-        ``push_buffer_size`` pushes (older ones dropped and counted in ``dropped``), and the
-        next iterator created takes them. It ends when the client closes.
+        May be called before ``connect()``. Each iterator has its own buffer of
+        ``push_buffer_size``; with ``overflow="block"`` a full buffer stops the socket
+        reader until the iterator drains it (the reader still reads on, into a bounded
+        spill, while a reply is awaited). Until the first unfiltered iterator exists every
+        push is kept for it (the first unfiltered iterator receives every push from the
+        first join reply on); a filtered iterator also starts with the kept pushes it
+        matches. It ends when the client closes. See docs/client.md, "Delivery guarantees".
         """
         event_set = None if events is None else frozenset(
             (events,) if isinstance(events, str) else events)
-        stream = PushStream(self, self.push_buffer_size, topic, event_set)
-        if self._proto.status is Status.CLOSED:
-            stream.ended = True
-        self._subs = (*self._subs, stream)
-        backlog, self._backlog = self._backlog, None
-        if backlog is not None:
-            self._unsubscribe(backlog)
-            stream._buf.extend(p for p in backlog._buf if stream.matches(p))
-            backlog._end()
-        if stream.ended:
-            self._unsubscribe(stream)
-        return stream
+        return self._delivery.subscribe(topic, event_set)
 
     # ------------------------------------------------------------------ futures
+
+    def _ready(self) -> asyncio.AbstractEventLoop:
+        """The loop, once connected; raise when a request cannot be made now."""
+        if self._proto.status is Status.CLOSED:
+            raise ClientClosedError("client is closed")
+        if self._loop is None:
+            raise LocalProtocolError("call connect() first")
+        delivery = self._delivery
+        if delivery.blocked:
+            raise ReplyBlockedError(delivery.spilled, delivery.max_spill_bytes or 0)
+        return self._loop
 
     def _loop_or_raise(self) -> asyncio.AbstractEventLoop:
         if self._proto.status is Status.CLOSED:
@@ -528,45 +456,25 @@ class Client:
         self._secrets.update((token, sub, sub.rsplit(".", 1)[1]))
         return ("phoenix", sub)
 
-    async def _dial(self) -> aiohttp.ClientWebSocketResponse:
+    async def _dial(self) -> transport.WebSocket:
         """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession()
-        url = self._dial_url()
-        protocols = self._protocols()
-        try:
-            ws: Any = await asyncio.wait_for(
-                self._session.ws_connect(
-                    url, protocols=protocols, decode_text=False, autoping=True,
-                    heartbeat=None, ssl=self._ssl if self._ssl is not None else True,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.close_timeout),
-                    max_msg_size=0),
-                self.connect_timeout)
-            return ws  # type: ignore[no-any-return]
-        except aiohttp.WSServerHandshakeError as exc:
-            # Raised `from None`: aiohttp's message and cause carry the URL (the api_key).
-            if exc.status in (401, 403):
-                raise AuthError(f"connection refused by the server (HTTP {exc.status})",
-                                status=exc.status) from None
-            raise ConnectError(f"WebSocket handshake failed (HTTP {exc.status}): "
-                               f"{self._redact(exc.message)}") from None
-        except asyncio.TimeoutError:
-            raise ConnectTimeout(f"no WebSocket handshake within {self.connect_timeout:g}s "
-                                 f"({self.url})") from None
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            raise ConnectError(f"cannot connect to {self.url}: "
-                               f"{self._redact(str(exc)) or type(exc).__name__}") from None
+            self._session = transport.new_session()
+        return await transport.dial(
+            self._session, self._dial_url(), protocols=self._protocols(), ssl=self._ssl,
+            connect_timeout=self.connect_timeout, close_timeout=self.close_timeout,
+            max_message_size=self.max_message_size, redact=self._redact, shown_url=self.url)
 
-    def _attach(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def _attach(self, ws: transport.WebSocket) -> None:
         """Hand a fresh socket to the protocol and start its reader and writer tasks."""
         loop = self._loop_or_raise()
         self._ws = ws
         self._dead = False
-        self._proto.connection_made(loop.time())
         assert self._send_wanted is not None
         self._send_wanted.clear()
         self._writer = loop.create_task(self._write_loop(ws))
         self._reader = loop.create_task(self._reader_main(ws))
+        self._proto.connection_made(loop.time())
         self._after_input()
 
     async def _redial(self, attempt: int) -> None:
@@ -582,9 +490,12 @@ class Client:
         except FastphxError as exc:
             self.logger.warning("reconnect attempt %d failed: %s", attempt, exc)
             self._proto.dial_failed(loop.time(), exc)
+        except Exception as exc:  # a params / auth_token callable raised: retried, not fatal
+            self.logger.warning("reconnect attempt %d failed: %s", attempt, self._describe(exc))
+            self._proto.dial_failed(loop.time(), FastphxError(self._describe(exc)))
         else:
             if self._proto.status is Status.CLOSED:
-                await self._close_ws(ws)
+                await transport.close_ws(ws, self.close_timeout)
                 return
             self.logger.info("reconnected (attempt %d)", attempt)
             self._attach(ws)
@@ -593,7 +504,7 @@ class Client:
 
     # ------------------------------------------------------------------ I/O tasks
 
-    async def _write_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _write_loop(self, ws: transport.WebSocket) -> None:
         wanted = self._send_wanted
         assert wanted is not None
         proto = self._proto
@@ -602,61 +513,57 @@ class Client:
                 await wanted.wait()
                 wanted.clear()
                 for data, binary in proto.data_to_send():
-                    await ws.send_frame(data, _BINARY if binary else _TEXT)
-        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+                    await transport.send(ws, data, binary)
+        except transport.SEND_ERRORS as exc:
             if self._debug:
                 self.logger.debug("send failed: %s", self._redact(str(exc)))
 
-    async def _reader_main(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _reader_main(self, ws: transport.WebSocket) -> None:
         try:
             await self._read_loop(ws)
+        except Exception as exc:  # a bug must not leave the session without a reader
+            self.logger.error("reader failed (%s); reconnecting", self._describe(exc))
+            self._dead = True
         finally:
             if self._ws is ws:
                 self._ws = None
         code = None if self._dead else ws.close_code
         if self._writer is not None:
             self._writer.cancel()
-        await self._close_ws(ws)
+        await transport.close_ws(ws, self.close_timeout)
         if self._proto.status is not Status.CLOSED:
             self.logger.warning("connection lost (close code %s)", code)
             loop = self._loop_or_raise()
             self._proto.connection_lost(loop.time(), code)
             self._after_input()
 
-    async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _read_loop(self, ws: transport.WebSocket) -> None:
         """The hot path: receive, decode, route, deliver; one long function on purpose
-        (every call layer costs per message; measured by bench/e2e.py)."""
-        receive = ws.receive
-        # aiohttp's receive() is a Python coroutine doing bookkeeping that only matters for
-        # control frames and waiting; it cost ~35% of a bare receive loop (bench/e2e.py,
-        # bare_queue row). A data message already parsed is taken straight from the
-        # connection's message queue (its own read(): flow control stays intact); anything
-        # else (close, ping, an empty queue) goes through receive() with its full semantics.
-        queue = _message_queue(ws)
-        buffer = queue._buffer if queue is not None else ()
-        read = queue.read if queue is not None else receive
+        (every call layer costs per message; measured by bench/e2e.py and
+        bench/e2e_instructions.py). The delivery rules it applies inline are those of
+        ``_delivery.py``; anything past a buffer's bound goes to ``_overflowed``."""
+        source = transport.message_source(ws)
+        text, binary = transport.TEXT, transport.BINARY
         decode_text = self._decode
-        route = self._proto.receive_frame
         proto = self._proto
+        route = proto.receive_frame
         channels_get = proto.channels.get
         control = _CONTROL_EVENTS
-        block = self.overflow == "block"
+        delivery = self._delivery
+        block = delivery.block
         while True:
-            # WSMessage is a NamedTuple: unpack, no getattr
-            if (buffer and buffer[0][0][0] in _DATA_TYPES and not ws._closing
-                    and not ws._closed):  # receive() would not deliver it while closing
-                mtype, data, _ = await read()
-            else:
-                mtype, data, _ = await receive()
+            data = frame = push = None  # a large message is released now, not at the next
+            mtype, data, extra = await source()  # WSMessage is a NamedTuple: unpack
             try:
-                if mtype is _TEXT:
+                if mtype is text:
                     frame = decode_text(data)
-                elif mtype is _BINARY:
+                elif mtype is binary:
                     frame = decode_binary(data)
                 else:
+                    self._non_data_message(mtype, data, extra)
                     return
             except FrameDecodeError as exc:
-                self._malformed(data, exc)
+                self._malformed_frame(data, exc)
                 continue
             # Inline copy of ClientProtocol.receive_frame's push branch (a method call per
             # message is measurable): a push (no ref) on a known topic whose join_ref is
@@ -673,53 +580,60 @@ class Client:
             else:
                 proto._activity = True
                 push = frame
-            for sub in self._subs:
-                if sub.filtered and not sub.matches(push):  # type: ignore[arg-type]
+            over = False
+            for sub in delivery.subs:
+                if sub.filtered and not sub.matches(push):
                     continue
                 buf = sub._buf
                 if len(buf) >= sub._cap:
-                    if block and sub is not self._backlog:
-                        await self._wait_for_space(sub)
-                        if sub.ended:
+                    if not block:
+                        if delivery.drop(sub, push):
                             continue
-                    elif self._drop(sub, push):
-                        continue
-                buf.append(push)  # type: ignore[arg-type]
+                    else:  # spill: kept in order, counted in bytes (_delivery.py)
+                        size = len(data) + 64
+                        sub._sizes.append(size)
+                        delivery.spilled += size
+                        over = True
+                buf.append(push)
                 waiter = sub.waiter
                 if waiter is not None:
                     sub.waiter = None
                     if not waiter.done():
                         waiter.set_result(None)
+            if over:
+                await self._overflowed()
 
-    async def _wait_for_space(self, sub: PushStream) -> None:
-        """Backpressure: stop reading until ``sub`` drains (the link is not dead)."""
-        loop = self._loop_or_raise()
-        self._proto.reading_paused()
-        try:
-            while len(sub._buf) >= sub._cap and not sub.ended:
-                fut: asyncio.Future[None] = loop.create_future()
-                sub.space_waiter = fut
-                await fut
-        finally:
-            sub.space_waiter = None
-            self._proto.reading_resumed()
+    async def _overflowed(self) -> None:
+        """A buffer went past its bound under ``block``: read on, pause, or block."""
+        delivery, proto = self._delivery, self._proto
+        while True:
+            action = delivery.overflow_action(proto.awaiting_reply())
+            if action is Action.READ:
+                return
+            if action is Action.BLOCKED:
+                proto.fail_awaited(functools.partial(
+                    ReplyBlockedError, delivery.spilled, delivery.max_spill_bytes or 0))
+                self._after_input()
+            proto.reading_paused()
+            try:
+                await delivery.wait()
+            finally:
+                proto.reading_resumed()
 
-    def _drop(self, sub: PushStream, push: Any) -> bool:
-        """Apply drop_oldest / drop_newest on a full buffer; True when ``push`` is dropped."""
-        self.dropped += 1
+    def _non_data_message(self, mtype: Any, data: Any, extra: Any) -> None:
+        """Close, closed or error: the reader ends; an oversize message is counted."""
+        if transport.is_too_big(mtype, data):
+            self._malformed += 1
+            self.logger.warning("refused a message over max_message_size (%s bytes): %s",
+                                self.max_message_size, self._describe(data))
+
+    def _malformed_frame(self, data: Any, exc: FrameDecodeError) -> None:
+        self._malformed += 1
         now = time.monotonic()
-        if now - self._last_drop_log >= 1.0:
-            self._last_drop_log = now
-            self.logger.warning("push buffer full (%d): %s; %d dropped so far",
-                                sub._cap, self.overflow, self.dropped)
-        if self.overflow != "drop_newest":  # drop_oldest, and the backlog under "block"
-            sub._buf.popleft()
-            return False
-        return True
-
-    def _malformed(self, data: Any, exc: FrameDecodeError) -> None:
-        self.malformed += 1
-        self.logger.warning("dropped a malformed frame (%d bytes): %s", len(data), exc)
+        if now - self._last_malformed_log >= 1.0:  # a flood of bad frames: one line a second
+            self._last_malformed_log = now
+            self.logger.warning("dropped a malformed frame (%d bytes): %s; %d malformed so far",
+                                len(data), exc, self.malformed)
 
     # ------------------------------------------------------------------ events
 
@@ -731,6 +645,7 @@ class Client:
                 self._handle_event(event)
         if proto._out and self._send_wanted is not None:
             self._send_wanted.set()
+            self._delivery.wake()  # a reply may now be awaited: a paused reader reads on
         self._reschedule()
 
     def _handle_event(self, event: Event) -> None:
@@ -757,10 +672,7 @@ class Client:
     def _handle_connection_event(self, event: Event) -> None:
         if isinstance(event, ConnectionDead):
             self.logger.warning("%s; closing the socket", event.reason)
-            ws = self._ws
-            if ws is not None:
-                self._dead = True
-                self._spawn(self._close_ws(ws))
+            self._drop_socket()
         elif isinstance(event, ReconnectScheduled):
             loop = self._loop_or_raise()
             at_ns = time.time_ns() + int((event.at - loop.time()) * 1e9)
@@ -771,10 +683,7 @@ class Client:
         elif isinstance(event, Closed):
             if event.error is not None and self.error is None:
                 self.error = event.error
-            for sub in list(self._subs):
-                sub._end()
-            if self._backlog is not None:
-                self._backlog._end()
+            self._delivery.end_all()
 
     def _rejoin_failed(self, event: RejoinFailed) -> None:
         self.logger.warning("rejoin of %r refused: %s%s", event.topic, event.error,
@@ -785,14 +694,8 @@ class Client:
             "response": event.error.response}))
 
     def _deliver_synthetic(self, push: Push) -> None:
-        """Deliver a client-made push; never blocks (it may exceed the buffer by a few)."""
-        for sub in self._subs:
-            if sub.ended or (sub.filtered and not sub.matches(push)):
-                continue
-            sub._buf.append(push)
-            waiter = sub.waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        """Deliver a client-made push; never blocks, counted against the same bounds."""
+        self._delivery.deliver_synthetic(push)
 
     # ------------------------------------------------------------------ helpers
 
@@ -811,28 +714,40 @@ class Client:
         self._timer = None
         self._timer_at = None
         assert self._loop is not None
-        self._proto.handle_timeout(self._loop.time())
-        self._after_input()
+        try:
+            self._proto.handle_timeout(self._loop.time())
+            self._after_input()
+        except Exception as exc:  # contained: the heartbeat and every timeout keep running
+            self.logger.error("timer failed (%s); reconnecting", self._describe(exc))
+            self._drop_socket()
+            self._reschedule()
+
+    def _drop_socket(self) -> None:
+        """Close the current socket; its reader reports the loss (then: redial)."""
+        ws = self._ws
+        if ws is not None:
+            self._dead = True
+            self._spawn(transport.close_ws(ws, self.close_timeout))
 
     def _spawn(self, coro: Any) -> None:
         loop = self._loop_or_raise() if self._loop is None else self._loop
         task = loop.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
 
-    def _new_backlog(self) -> None:
-        self._backlog = PushStream(self, self.push_buffer_size, None, None)
-        self._subs = (*self._subs, self._backlog)
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.logger.error("background task failed: %s", self._describe(exc))
+            if self._proto.status is not Status.CLOSED:  # e.g. a redial: try again later
+                self._drop_socket()
+                self._reschedule()
 
-    def _unsubscribe(self, stream: PushStream) -> None:
-        stream.ended = True  # a reader blocked on its space must not wait again
-        if stream not in self._subs:
-            return
-        self._subs = tuple(s for s in self._subs if s is not stream)
-        if stream.space_waiter is not None and not stream.space_waiter.done():
-            stream.space_waiter.set_result(None)
-        if not self._subs and self._proto.status is not Status.CLOSED:
-            self._new_backlog()
+    def _describe(self, exc: object) -> str:
+        """``Type: message`` of an exception (or any object), redacted."""
+        text = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
+        return self._redact(text)
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -840,5 +755,16 @@ class Client:
                 text = text.replace(secret, _REDACTED)
         if self._api_key:
             text = text.replace(self._api_key, _REDACTED)
+        text = _USERINFO.sub(r"\1" + _REDACTED + "@", text)
         return _SECRET_QUERY.sub(r"\1" + _REDACTED, text)
 
+
+def _userinfo_secrets(url: str) -> set[str]:
+    """The user and password of ``url``'s userinfo (raw and percent-decoded)."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return set()
+    secrets = {parsed.raw_user or "", parsed.raw_password or "", parsed.user or "",
+               parsed.password or ""}
+    return {s for s in secrets if len(s) >= 3}

@@ -11,6 +11,7 @@ from the builtin :class:`TimeoutError`, decode errors from :class:`ValueError`::
     │   └── AuthError                        the server refused the connect params (HTTP 403)
     ├── ConnectionLostError (ConnectionError) the socket dropped while a push waited
     ├── ClientClosedError                    close() was called (or the client is terminal)
+    ├── ReplyBlockedError                    a reply is unreadable behind undrained pushes
     ├── FastphxTimeout (TimeoutError)
     │   ├── ConnectTimeout
     │   ├── JoinTimeout
@@ -43,6 +44,7 @@ __all__ = [
     "LocalProtocolError",
     "NotJoinedError",
     "PushTimeout",
+    "ReplyBlockedError",
 ]
 
 
@@ -201,3 +203,31 @@ class ChannelCrashedError(FastphxError):
     def __str__(self) -> str:
         return (f"channel {self.topic!r} crashed (phx_error) before replying to "
                 f"{self.event!r} (ref {self.ref})")
+
+
+class ReplyBlockedError(FastphxError):
+    """A reply cannot be read: reading is paused behind pushes no iterator drains.
+
+    Raised (or set on a waiting push, join or leave) under ``overflow="block"`` when an
+    iterator's buffer is full and the reader has also filled its spill
+    (``max_spill_bytes``) reading past it for replies. Nothing was lost: drain the
+    iterator (or close it) and reading resumes. ``spilled`` is the bytes held beyond the
+    iterators' bounds, ``limit`` the spill limit; ``topic``/``event``/``ref`` name the
+    request whose reply is blocked (empty for a call refused before sending).
+    """
+
+    def __init__(self, spilled: int, limit: int, topic: str = "", event: str = "",
+                 ref: str | None = None) -> None:
+        self.spilled = spilled
+        self.limit = limit
+        self.topic = topic
+        self.event = event
+        self.ref = ref
+        super().__init__(spilled, limit, topic, event, ref)
+
+    def __str__(self) -> str:
+        what = f"the reply to {self.event!r} on {self.topic!r}" if self.event else "a reply"
+        if self.ref is not None:
+            what += f" (ref {self.ref})"
+        return (f"{what} cannot be read: {self.spilled} bytes of pushes wait behind a full "
+                f"pushes() iterator (max_spill_bytes={self.limit}); drain or close it")

@@ -243,6 +243,8 @@ class ClientProtocol:
         self.refs = RefTable()
         self.socket_open = False
         self.stale_dropped = 0
+        self.malformed = 0  # replies whose payload was not a valid reply
+        self._joining: set[Channel] = set()  # channels in JOINING: O(1) "all joined?"
         self.reconnect_attempt = 0
         self.reconnect_at: float | None = None
         self.heartbeat_due: float | None = None
@@ -333,7 +335,7 @@ class ClientProtocol:
         self._fail_in_flight()
         for channel in self.channels.values():
             if channel.state is not ChannelState.LEAVING:
-                channel.state = ChannelState.ERRORED
+                self._set_state(channel, ChannelState.ERRORED)
         if self.status is Status.CLOSED:
             return
         if close_code == 1000 or not self.reconnect or self.status is Status.CONNECTING:
@@ -368,6 +370,34 @@ class ClientProtocol:
         self._paused = False
         self._activity = True
 
+    def awaiting_reply(self) -> bool:
+        """True while a reply may be on its way (a request or a heartbeat is pending).
+
+        O(1); it may say True for a push still buffered for a rejoin: the driver then
+        reads a little further than needed, within its spill limit.
+        """
+        return self.heartbeat_ref is not None or len(self.refs) > 0
+
+    def fail_awaited(self, make_error: Any) -> None:
+        """Fail every sent request with a waiter: its reply cannot be read (the driver's
+        inbound buffers are full). ``make_error(topic, event, ref)`` builds each error.
+        A rejoin (no waiter) and unsent pushes are kept."""
+        keep: list[_Pending] = []
+        for pending in self.refs.drain():
+            assert isinstance(pending, _Pending)
+            if not pending.sent or pending.waiter is None:
+                keep.append(pending)
+                continue
+            error = make_error(pending.topic, pending.event, pending.ref)
+            channel = self.channels.get(pending.topic)
+            if pending.kind != _PUSH and channel is not None and (
+                    channel.join_ref == pending.join_ref):
+                self._remove(channel, error)  # a join or leave that cannot complete
+            self._events.append(PushFailed(pending.waiter, error))
+        for pending in keep:
+            self.refs.add(pending.ref, pending)
+        self._check_connected()
+
     # ------------------------------------------------------------------ API inputs
 
     def join(self, topic: str, params: Any, waiter: Any, now: float,
@@ -385,9 +415,11 @@ class ClientProtocol:
         if self.status is Status.RECONNECTING and not self.socket_open:
             # Fail fast rather than wait an outage out with no timeout running.
             raise ConnectionLostError(f"cannot join {topic!r}: reconnecting")
+        _check_encodable(topic, "phx_join", params)  # before any state changes
         channel = Channel(topic, params, join_waiter=waiter,
                           join_timeout=self.reply_timeout if timeout is None else timeout)
         self.channels[topic] = channel
+        self._set_state(channel, ChannelState.JOINING)
         if self.socket_open:
             self._send_join(channel, now)
 
@@ -402,7 +434,7 @@ class ClientProtocol:
         if not self.socket_open or channel.state is ChannelState.ERRORED:
             self._remove(channel, ChannelClosedError(topic, "left"))
             return False
-        channel.state = ChannelState.LEAVING
+        self._set_state(channel, ChannelState.LEAVING)
         self._rejoin_at.pop(topic, None)
         pending = _Pending(_LEAVE, topic, "phx_leave", {}, waiter,
                            self.reply_timeout if timeout is None else timeout, 0.0)
@@ -432,6 +464,10 @@ class ClientProtocol:
             pending.sent = True
             self._register(pending, now, pending.ref)
         else:
+            if binary:
+                encode_binary(None, "0", topic, event, payload)  # raises before any change
+            else:
+                _check_encodable(topic, event, payload)
             self._register(pending, now)
             channel.buffer.append(pending)
         return pending.ref
@@ -471,15 +507,22 @@ class ClientProtocol:
         return frame
 
     def _on_reply(self, ref: str, frame: Frame) -> None:
-        pending = self.refs.pop(ref)
+        pending = self.refs.get(ref)
         if pending is None:
-            if ref == self.heartbeat_ref:
+            if ref == self.heartbeat_ref and frame.topic == _PHOENIX:
                 self.heartbeat_ref = None
             return
         assert isinstance(pending, _Pending)
+        join_ref = frame.join_ref
+        if frame.topic != pending.topic or (join_ref is not None and pending.join_ref is not None
+                                            and join_ref != pending.join_ref):
+            self.stale_dropped += 1  # the ref is ours, the topic or join is not: not its reply
+            return
+        self.refs.pop(ref)
         try:
             reply = parse_reply(frame)
         except FrameDecodeError as exc:
+            self.malformed += 1
             if pending.waiter is not None:
                 self._events.append(PushFailed(pending.waiter, exc))
             return
@@ -503,7 +546,7 @@ class ClientProtocol:
             return  # an outdated join (left, or superseded by a newer join)
         waiter = pending.waiter
         if reply.status == "ok":
-            channel.state = ChannelState.JOINED
+            self._set_state(channel, ChannelState.JOINED)
             channel.rejoin_attempt = 0
             channel.join_waiter = None
             if waiter is not None:
@@ -644,9 +687,23 @@ class ClientProtocol:
                            channel.join_timeout, 0.0)
         ref = self._register(pending, now)
         channel.join_ref = ref  # phoenix.js: join_ref is the join push's ref
-        channel.state = ChannelState.JOINING
+        self._set_state(channel, ChannelState.JOINING)
         self._rejoin_at.pop(channel.topic, None)
-        self._send(pending, ref)
+        try:
+            self._send(pending, ref)
+        except (TypeError, ValueError) as exc:  # params mutated since join(): not encodable
+            self.refs.pop(ref)
+            self._unencodable_join(channel, waiter, exc)
+
+    def _unencodable_join(self, channel: Channel, waiter: Any, exc: Exception) -> None:
+        message = f"cannot encode the join params of {channel.topic!r}: {exc}"
+        self._remove(channel, LocalProtocolError(message))
+        if waiter is not None:
+            self._events.append(PushFailed(waiter, LocalProtocolError(message)))
+        else:
+            self._events.append(RejoinFailed(channel.topic, ChannelError(
+                None, message, topic=channel.topic, event="phx_join"), True))
+        self._check_connected()
 
     def _flush_buffer(self, channel: Channel) -> None:
         buffered, channel.buffer = channel.buffer, []
@@ -661,7 +718,7 @@ class ClientProtocol:
                     f"cannot encode {pending.event!r} on {pending.topic!r}: {exc}")))
 
     def _errored(self, channel: Channel) -> None:
-        channel.state = ChannelState.ERRORED
+        self._set_state(channel, ChannelState.ERRORED)
         channel.rejoin_attempt += 1
         if self.socket_open:
             self._unscheduled.append(channel.topic)
@@ -670,7 +727,7 @@ class ClientProtocol:
         if self.channels.get(channel.topic) is channel:
             del self.channels[channel.topic]
         self._rejoin_at.pop(channel.topic, None)
-        channel.state = ChannelState.CLOSED
+        self._set_state(channel, ChannelState.CLOSED)
         buffered, channel.buffer = channel.buffer, []
         for pending in buffered:
             if self.refs.pop(pending.ref) is pending:
@@ -714,9 +771,16 @@ class ClientProtocol:
         self.reconnect_at = now + self.reconnect_delay(self.reconnect_attempt)
         self._events.append(ReconnectScheduled(self.reconnect_attempt, self.reconnect_at))
 
+    def _set_state(self, channel: Channel, state: ChannelState) -> None:
+        if channel.state is ChannelState.JOINING:
+            self._joining.discard(channel)
+        channel.state = state
+        if state is ChannelState.JOINING:
+            self._joining.add(channel)
+
     def _check_connected(self) -> None:
         if self.socket_open and self.status in (Status.CONNECTING, Status.RECONNECTING):
-            if not any(c.state is ChannelState.JOINING for c in self.channels.values()):
+            if not self._joining:  # O(1): a rejoin of 10,000 topics stays linear
                 self.status = Status.CONNECTED
 
     def _terminate(self, error: FastphxError, closed_by_user: bool = False) -> None:
@@ -732,6 +796,13 @@ class ClientProtocol:
             self._remove(channel, error)
         self._timeouts.clear()
         self._events.append(Closed(None if closed_by_user else error))
+
+
+def _check_encodable(topic: Any, event: str, payload: Any) -> None:
+    """Raise TypeError now for what could not be encoded later (a rejoin, a flush)."""
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a str, not {type(topic).__name__}")
+    encode(None, "0", topic, event, payload)
 
 
 def _is_auth_error(response: Any) -> bool:
