@@ -22,6 +22,7 @@ from .errors import (
     LocalProtocolError,
     NotJoinedError,
     PushTimeout,
+    ReplyBlockedError,
 )
 from .models import (
     ChannelErrorCode,
@@ -57,6 +58,7 @@ __all__ = [
     "PushTimeout",
     "RawJSON",
     "Reply",
+    "ReplyBlockedError",
     "ScopeBlock",
     "Status",
     "SwitchTeamReply",

@@ -14,6 +14,7 @@ DOCUMENTED = {
     "FastphxError", "FrameDecodeError", "LocalProtocolError", "NotJoinedError", "ConnectError",
     "AuthError", "ConnectionLostError", "ClientClosedError", "FastphxTimeout", "ConnectTimeout",
     "JoinTimeout", "PushTimeout", "ChannelError", "ChannelClosedError", "ChannelCrashedError",
+    "ReplyBlockedError",
     # codec
     "IMPLEMENTATION", "Frame", "decode", "decode_binary", "encode", "encode_binary",
     "parse_reply", "__version__",
