@@ -328,9 +328,3 @@ class Delivery:
         fut = self._wake
         if fut is not None and not fut.done():
             fut.set_result(None)
-
-    def buffered(self) -> int:
-        """Pushes buffered over every stream (the backlog included)."""
-        return sum(len(s._buf) for s in self.subs) + (
-            len(self.backlog._buf) if self.backlog is not None and self.backlog not in self.subs
-            else 0)
