@@ -1,38 +1,37 @@
 """The aiohttp adapter: the only module that touches aiohttp (and its private parts).
 
-- :func:`dial` opens the WebSocket and maps every failure to a fastphx error whose text is
-  redacted and which carries no aiohttp exception (neither ``__cause__`` nor
-  ``__context__``: aiohttp's messages embed the URL, hence the api_key).
-- :func:`message_source` returns what the reader awaits for the next message: aiohttp's
-  parsed-message queue ``read()`` when a data message is already queued (private API,
-  checked at connect, with ``receive()`` as the fallback), else ``ws.receive()``.
-- :func:`close_ws` closes with a bounded wait.
+- :meth:`AiohttpTransport.dial` opens the WebSocket and maps every failure to a fastphx
+  error whose text is redacted and which carries no aiohttp exception (neither
+  ``__cause__`` nor ``__context__``: aiohttp's messages embed the URL, hence the api_key).
+- :meth:`AiohttpConnection.run` is the reader loop of the seam (``_transport.py``): it
+  awaits :func:`message_source` per message, aiohttp's parsed-message queue ``read()`` when
+  a data message is already queued (private API, checked at connect, with ``receive()`` as
+  the fallback), else ``ws.receive()``. Not reading is the backpressure: aiohttp's queue
+  fills and aiohttp pauses the socket.
+- :meth:`AiohttpConnection.close` closes with a bounded wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from ._transport import Handler
 from .errors import AuthError, ConnectError, ConnectTimeout, FastphxError
 
 __all__ = [
-    "BINARY",
-    "SEND_ERRORS",
-    "TEXT",
+    "AiohttpConnection",
+    "AiohttpTransport",
     "WebSocket",
-    "close_ws",
     "dial",
     "is_too_big",
     "message_queue",
     "message_source",
-    "new_session",
-    "send",
 ]
 
 TEXT = aiohttp.WSMsgType.TEXT
@@ -42,10 +41,10 @@ _DATA_TYPES = (TEXT, BINARY)
 WebSocket = aiohttp.ClientWebSocketResponse
 
 
-async def dial(session: aiohttp.ClientSession, url: URL, *, protocols: tuple[str, ...],
-               ssl: Any, connect_timeout: float, close_timeout: float,
-               max_message_size: int | None, redact: Callable[[str], str],
-               shown_url: str) -> WebSocket:
+async def dial(session: aiohttp.ClientSession, url: URL, *, headers: Mapping[str, str],
+               protocols: tuple[str, ...], ssl: Any, connect_timeout: float,
+               close_timeout: float, max_message_size: int | None,
+               redact: Callable[[str], str], shown_url: str) -> WebSocket:
     """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted).
 
     The error is raised outside the ``except`` block, so no aiohttp exception is chained.
@@ -53,7 +52,7 @@ async def dial(session: aiohttp.ClientSession, url: URL, *, protocols: tuple[str
     error: FastphxError
     try:
         ws: Any = await asyncio.wait_for(session.ws_connect(
-            url, protocols=protocols, decode_text=False, autoping=True, heartbeat=None,
+            url, headers=headers, protocols=protocols, decode_text=False, autoping=True, heartbeat=None,
             ssl=ssl if ssl is not None else True,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=close_timeout),
             max_msg_size=max_message_size or 0), connect_timeout)
@@ -110,26 +109,77 @@ def message_source(ws: WebSocket) -> Callable[[], Awaitable[aiohttp.WSMessage]]:
     return source
 
 
-async def close_ws(ws: WebSocket, timeout: float) -> None:
-    """Close ``ws`` (close handshake), waiting at most ``timeout`` seconds."""
-    try:
-        await asyncio.wait_for(ws.close(), timeout)
-    except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
-        pass
+class AiohttpConnection:
+    """One aiohttp WebSocket behind the seam (``_transport.Connection``)."""
+
+    __slots__ = ("close_code", "too_big", "ws")
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.close_code: int | None = None
+        self.too_big = False
+
+    async def run(self, handle: Handler, overflowed: Callable[[], Awaitable[None]]) -> None:
+        """Deliver every data message to ``handle`` until the socket ends; after a True
+        from ``handle`` await ``overflowed()`` first (not reading: backpressure)."""
+        source = message_source(self.ws)
+        text, binary = TEXT, BINARY
+        try:
+            while True:
+                data = None  # a large message is released now, not after the next one
+                mtype, data, extra = await source()  # WSMessage is a NamedTuple: unpack
+                if mtype is text:
+                    if handle(data, False):
+                        await overflowed()
+                elif mtype is binary:
+                    if handle(data, True):
+                        await overflowed()
+                else:  # close, closed or error: the socket is done
+                    self.too_big = is_too_big(mtype, data)
+                    return
+        finally:
+            self.close_code = self.ws.close_code
+
+    async def send(self, data: bytes, binary: bool) -> None:
+        """Send one frame: BINARY when ``binary``, else TEXT (``data`` is UTF-8 JSON)."""
+        await self.ws.send_frame(data, BINARY if binary else TEXT)
+
+    async def close(self, timeout: float, code: int = 1000) -> None:
+        """Close (close handshake), waiting at most ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self.ws.close(code=code), timeout)
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
+            pass
 
 
-#: What a send on a closing or dead socket raises.
-SEND_ERRORS = (aiohttp.ClientError, ConnectionError, RuntimeError)
+class AiohttpTransport:
+    """Dials with an aiohttp ClientSession: the caller's (never closed here) or its own."""
 
+    name = "aiohttp"
+    #: What a send on a closing or dead socket raises.
+    send_errors = (aiohttp.ClientError, ConnectionError, RuntimeError)
 
-def new_session() -> aiohttp.ClientSession:
-    """A ClientSession the client owns (closed by ``Client.close()``)."""
-    return aiohttp.ClientSession()
+    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+        self.session = session
+        self._own_session = session is None
 
+    async def dial(self, url: URL, *, headers: Mapping[str, str], protocols: tuple[str, ...],
+                   ssl: Any, connect_timeout: float, close_timeout: float,
+                   max_message_size: int | None, redact: Callable[[str], str],
+                   shown_url: str) -> AiohttpConnection:
+        """Open the WebSocket (see :func:`dial`)."""
+        if self.session is None:
+            self.session = aiohttp.ClientSession()
+        ws = await dial(self.session, url, headers=headers, protocols=protocols, ssl=ssl,
+                        connect_timeout=connect_timeout, close_timeout=close_timeout,
+                        max_message_size=max_message_size, redact=redact, shown_url=shown_url)
+        return AiohttpConnection(ws)
 
-async def send(ws: WebSocket, data: bytes, binary: bool) -> None:
-    """Send one frame: BINARY when ``binary``, else TEXT (``data`` is UTF-8 JSON)."""
-    await ws.send_frame(data, BINARY if binary else TEXT)
+    async def aclose(self) -> None:
+        """Close the session this transport made (a caller's session stays open)."""
+        if self._own_session and self.session is not None:
+            await self.session.close()
+        self.session = None
 
 
 def is_too_big(mtype: Any, data: Any) -> bool:

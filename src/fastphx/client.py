@@ -2,10 +2,12 @@
 
 - ``protocol.py`` (sans-I/O): every state transition; time is passed in.
 - ``_delivery.py``: subscriptions, buffers, spill, backpressure, drop accounting.
-- ``_transport_aiohttp.py``: the only module touching aiohttp (dial, the message queue).
+- ``_transport.py``: the seam to the WebSocket library; ``_transport_aiohttp.py`` (default)
+  and ``_transport_picows.py`` (optional) are the only modules touching one.
 
-One socket per client; one reader task (the hot path: message -> codec decode -> route ->
-deliver, one long function on purpose, see ``_read_loop``), one writer task (frames from
+One socket per client; one reader task (the transport's ``run``, calling the hot path per
+message: codec decode -> route -> deliver, one long function on purpose, see
+``_make_handler``), one writer task (frames from
 ``data_to_send()``), one ``loop.call_at`` timer driven by ``next_deadline()``, futures as
 reply waiters. See docs/client.md for the behaviour.
 """
@@ -24,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from yarl import URL
 
-from . import _transport_aiohttp as transport
 from ._delivery import Action, Delivery, PushStream
+from ._transport import Connection, Handler, TransportName, make_transport
 from ._types import Reply
 from .backoff import DelayFunction, full_jitter_delay, phoenix_rejoin_delay
 from .codec import decode, decode_binary, decode_eager
@@ -133,8 +135,13 @@ class Client:
             reconnects.
         reconnect: redial and rejoin after an outage (default True).
         logger: a stdlib logger (default ``logging.getLogger("fastphx.client")``).
-        session: an aiohttp ``ClientSession`` to dial with (not closed by the client).
-        ssl: passed to aiohttp's ``ws_connect`` (an ``ssl.SSLContext``, False, or None).
+        transport: the WebSocket library: ``"aiohttp"`` (default) or ``"picows"`` (faster;
+            ``pip install 'fastphx[picows]'``; ImportError when it is not installed). The
+            behaviour is the same on both (docs/client.md, "Transports").
+        session: an aiohttp ``ClientSession`` to dial with (not closed by the client);
+            aiohttp only (ValueError with another ``transport``).
+        ssl: TLS for ``wss://``: None (verify against the system's CAs, the default), an
+            ``ssl.SSLContext``, or False (no verification).
         connect_timeout: seconds for the WebSocket handshake (10).
         reply_timeout: the default seconds a push or join waits for its reply (10).
         eager_payloads: parse every payload in the reader, in the same pass as its header
@@ -165,6 +172,7 @@ class Client:
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         reconnect: bool = True,
         logger: logging.Logger | None = None,
+        transport: TransportName = "aiohttp",
         session: aiohttp.ClientSession | None = None,
         ssl: Any = None,
         connect_timeout: float = 10.0,
@@ -195,8 +203,7 @@ class Client:
         self.overflow: Overflow = overflow
         self.max_message_size = max_message_size
         self.logger = logger or logging.getLogger("fastphx.client")
-        self._session = session
-        self._own_session = session is None
+        self._transport = make_transport(transport, session, self.logger)
         self._ssl = ssl
         self.connect_timeout = connect_timeout
         self.reply_timeout = reply_timeout
@@ -212,7 +219,7 @@ class Client:
         self._malformed = 0
         self._last_malformed_log = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ws: transport.WebSocket | None = None
+        self._ws: Connection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._send_wanted: asyncio.Event | None = None
@@ -315,7 +322,7 @@ class Client:
             task.cancel()
         ws, self._ws = self._ws, None
         if ws is not None:
-            await transport.close_ws(ws, self.close_timeout)
+            await ws.close(self.close_timeout)
         pending: list[asyncio.Task[Any]] = [*self._tasks]
         for io_task in (self._reader, self._writer):
             if io_task is not None:
@@ -323,9 +330,7 @@ class Client:
                 pending.append(io_task)
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._own_session and self._session is not None:
-            await self._session.close()
-        self._session = None
+        await self._transport.aclose()
 
     # ------------------------------------------------------------------ API
 
@@ -456,16 +461,14 @@ class Client:
         self._secrets.update((token, sub, sub.rsplit(".", 1)[1]))
         return ("phoenix", sub)
 
-    async def _dial(self) -> transport.WebSocket:
+    async def _dial(self) -> Connection:
         """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted)."""
-        if self._session is None:
-            self._session = transport.new_session()
-        return await transport.dial(
-            self._session, self._dial_url(), protocols=self._protocols(), ssl=self._ssl,
+        return await self._transport.dial(
+            self._dial_url(), headers={}, protocols=self._protocols(), ssl=self._ssl,
             connect_timeout=self.connect_timeout, close_timeout=self.close_timeout,
             max_message_size=self.max_message_size, redact=self._redact, shown_url=self.url)
 
-    def _attach(self, ws: transport.WebSocket) -> None:
+    def _attach(self, ws: Connection) -> None:
         """Hand a fresh socket to the protocol and start its reader and writer tasks."""
         loop = self._loop_or_raise()
         self._ws = ws
@@ -495,7 +498,7 @@ class Client:
             self._proto.dial_failed(loop.time(), FastphxError(self._describe(exc)))
         else:
             if self._proto.status is Status.CLOSED:
-                await transport.close_ws(ws, self.close_timeout)
+                await ws.close(self.close_timeout)
                 return
             self.logger.info("reconnected (attempt %d)", attempt)
             self._attach(ws)
@@ -504,7 +507,7 @@ class Client:
 
     # ------------------------------------------------------------------ I/O tasks
 
-    async def _write_loop(self, ws: transport.WebSocket) -> None:
+    async def _write_loop(self, ws: Connection) -> None:
         wanted = self._send_wanted
         assert wanted is not None
         proto = self._proto
@@ -513,37 +516,39 @@ class Client:
                 await wanted.wait()
                 wanted.clear()
                 for data, binary in proto.data_to_send():
-                    await transport.send(ws, data, binary)
-        except transport.SEND_ERRORS as exc:
+                    await ws.send(data, binary)
+        except self._transport.send_errors as exc:
             if self._debug:
                 self.logger.debug("send failed: %s", self._redact(str(exc)))
 
-    async def _reader_main(self, ws: transport.WebSocket) -> None:
+    async def _reader_main(self, ws: Connection) -> None:
         try:
-            await self._read_loop(ws)
+            await ws.run(self._make_handler(), self._overflowed)
         except Exception as exc:  # a bug must not leave the session without a reader
             self.logger.error("reader failed (%s); reconnecting", self._describe(exc))
             self._dead = True
         finally:
             if self._ws is ws:
                 self._ws = None
+        if ws.too_big:
+            self._too_big()
         code = None if self._dead else ws.close_code
         if self._writer is not None:
             self._writer.cancel()
-        await transport.close_ws(ws, self.close_timeout)
+        await ws.close(self.close_timeout)
         if self._proto.status is not Status.CLOSED:
             self.logger.warning("connection lost (close code %s)", code)
             loop = self._loop_or_raise()
             self._proto.connection_lost(loop.time(), code)
             self._after_input()
 
-    async def _read_loop(self, ws: transport.WebSocket) -> None:
-        """The hot path: receive, decode, route, deliver; one long function on purpose
-        (every call layer costs per message; measured by bench/e2e.py and
-        bench/e2e_instructions.py). The delivery rules it applies inline are those of
-        ``_delivery.py``; anything past a buffer's bound goes to ``_overflowed``."""
-        source = transport.message_source(ws)
-        text, binary = transport.TEXT, transport.BINARY
+    def _make_handler(self) -> Handler:
+        """The hot path, called by the transport for every data message: decode, route,
+        deliver; returns True when a buffer went past its bound (the transport then awaits
+        ``_overflowed`` before the next message). One long closure on purpose: every call
+        layer costs per message, and the closure's cells are cheaper than attribute loads
+        (measured by bench/e2e.py and bench/e2e_instructions.py). The delivery rules it
+        applies inline are those of ``_delivery.py``; past a bound ``_overflowed`` decides."""
         decode_text = self._decode
         proto = self._proto
         route = proto.receive_frame
@@ -551,20 +556,15 @@ class Client:
         control = _CONTROL_EVENTS
         delivery = self._delivery
         block = delivery.block
-        while True:
-            data = frame = push = None  # a large message is released now, not at the next
-            mtype, data, extra = await source()  # WSMessage is a NamedTuple: unpack
+        malformed_frame = self._malformed_frame
+        after_input = self._after_input
+
+        def handle(data: Any, binary: bool) -> bool:
             try:
-                if mtype is text:
-                    frame = decode_text(data)
-                elif mtype is binary:
-                    frame = decode_binary(data)
-                else:
-                    self._non_data_message(mtype, data, extra)
-                    return
+                frame = decode_binary(data) if binary else decode_text(data)
             except FrameDecodeError as exc:
-                self._malformed_frame(data, exc)
-                continue
+                malformed_frame(data, exc)
+                return False
             # Inline copy of ClientProtocol.receive_frame's push branch (a method call per
             # message is measurable): a push (no ref) on a known topic whose join_ref is
             # current (or null) and that is not phx_error/phx_close. The rest goes through it.
@@ -575,8 +575,8 @@ class Client:
                 push = route(frame)
                 if push is None:
                     if proto._events:
-                        self._after_input()
-                    continue
+                        after_input()
+                    return False
             else:
                 proto._activity = True
                 push = frame
@@ -600,8 +600,9 @@ class Client:
                     sub.waiter = None
                     if not waiter.done():
                         waiter.set_result(None)
-            if over:
-                await self._overflowed()
+            return over
+
+        return handle
 
     async def _overflowed(self) -> None:
         """A buffer went past its bound under ``block``: read on, pause, or block."""
@@ -620,12 +621,11 @@ class Client:
             finally:
                 proto.reading_resumed()
 
-    def _non_data_message(self, mtype: Any, data: Any, extra: Any) -> None:
-        """Close, closed or error: the reader ends; an oversize message is counted."""
-        if transport.is_too_big(mtype, data):
-            self._malformed += 1
-            self.logger.warning("refused a message over max_message_size (%s bytes): %s",
-                                self.max_message_size, self._describe(data))
+    def _too_big(self) -> None:
+        """The peer sent a message over max_message_size: the socket closed 1009; counted."""
+        self._malformed += 1
+        self.logger.warning("refused a message over max_message_size (%s bytes); "
+                            "closed the socket (1009)", self.max_message_size)
 
     def _malformed_frame(self, data: Any, exc: FrameDecodeError) -> None:
         self._malformed += 1
@@ -727,7 +727,7 @@ class Client:
         ws = self._ws
         if ws is not None:
             self._dead = True
-            self._spawn(transport.close_ws(ws, self.close_timeout))
+            self._spawn(ws.close(self.close_timeout))
 
     def _spawn(self, coro: Any) -> None:
         loop = self._loop_or_raise() if self._loop is None else self._loop

@@ -346,9 +346,9 @@ async def test_burst_in_order_on_both_read_paths(make_client: MakeClient,
         monkeypatch.setattr(transport, "message_queue", lambda ws: None)
     client = make_client()
     await client.connect()
-    ws = client._ws
-    assert ws is not None
-    assert (transport.message_queue(ws) is not None) is fast_path
+    conn = client._ws
+    assert isinstance(conn, transport.AiohttpConnection)
+    assert (transport.message_queue(conn.ws) is not None) is fast_path
     await client.join_topic("room:burst")
     stream = client.pushes(topic="room:burst", events={"n"})
     count = 5000
