@@ -4,9 +4,9 @@
   error whose text is redacted and which carries no aiohttp exception (neither
   ``__cause__`` nor ``__context__``: aiohttp's messages embed the URL, hence the api_key).
 - :meth:`AiohttpConnection.run` is the reader loop of the seam (``_transport.py``): it
-  awaits :func:`message_source` per message, aiohttp's parsed-message queue ``read()`` when
-  a data message is already queued (private API, checked at connect, with ``receive()`` as
-  the fallback), else ``ws.receive()``. Not reading is the backpressure: aiohttp's queue
+  awaits aiohttp's parsed-message queue ``read()`` when a data message is already queued
+  (private API, checked by :func:`message_queue`, with ``receive()`` as the fallback),
+  else ``ws.receive()``. Not reading is the backpressure: aiohttp's queue
   fills and aiohttp pauses the socket.
 - :meth:`AiohttpConnection.close` closes with a bounded wait.
 """
@@ -31,7 +31,6 @@ __all__ = [
     "dial",
     "is_too_big",
     "message_queue",
-    "message_source",
 ]
 
 TEXT = aiohttp.WSMsgType.TEXT
@@ -86,29 +85,6 @@ def message_queue(ws: WebSocket) -> Any:
     return queue
 
 
-def message_source(ws: WebSocket) -> Callable[[], Awaitable[aiohttp.WSMessage]]:
-    """What the reader calls and awaits for each message: ``(type, data, extra)``.
-
-    aiohttp's ``receive()`` is a Python coroutine doing bookkeeping that only matters for
-    control frames and waiting; it cost ~35% of a bare receive loop (bench/e2e.py,
-    bare_queue row). A data message already parsed is taken straight from the message
-    queue (its own ``read()``: flow control intact); anything else (close, ping, an empty
-    queue, a closing socket) goes through ``receive()`` with its full semantics.
-    """
-    receive = ws.receive
-    queue = message_queue(ws)
-    if queue is None:
-        return receive
-    buffer, read = queue._buffer, queue.read
-
-    def source() -> Awaitable[aiohttp.WSMessage]:
-        if buffer and buffer[0][0][0] in _DATA_TYPES and not ws._closing and not ws._closed:
-            return read()  # type: ignore[no-any-return]
-        return receive()
-
-    return source
-
-
 class AiohttpConnection:
     """One aiohttp WebSocket behind the seam (``_transport.Connection``)."""
 
@@ -121,13 +97,30 @@ class AiohttpConnection:
 
     async def run(self, handle: Handler, overflowed: Callable[[], Awaitable[None]]) -> None:
         """Deliver every data message to ``handle`` until the socket ends; after a True
-        from ``handle`` await ``overflowed()`` first (not reading: backpressure)."""
-        source = message_source(self.ws)
+        from ``handle`` await ``overflowed()`` first (not reading: backpressure).
+
+        aiohttp's ``receive()`` is a Python coroutine doing bookkeeping that only matters
+        for control frames and waiting; it cost ~35% of a bare receive loop (bench/e2e.py,
+        bare_queue row). A data message already parsed is taken straight from the message
+        queue (its own ``read()``: flow control intact); anything else (close, ping, an
+        empty queue, a closing socket) goes through ``receive()`` with its full semantics.
+        One loop on purpose: a call per message is measurable (bench/e2e_instructions.py).
+        """
+        ws = self.ws
+        receive = read = ws.receive
+        queue = message_queue(ws)
+        buffer: Any = ()
+        if queue is not None:
+            buffer, read = queue._buffer, queue.read
         text, binary = TEXT, BINARY
         try:
             while True:
                 data = None  # a large message is released now, not after the next one
-                mtype, data, extra = await source()  # WSMessage is a NamedTuple: unpack
+                if (buffer and buffer[0][0][0] in _DATA_TYPES and not ws._closing
+                        and not ws._closed):
+                    mtype, data, extra = await read()  # WSMessage is a NamedTuple: unpack
+                else:
+                    mtype, data, extra = await receive()
                 if mtype is text:
                     if handle(data, False):
                         await overflowed()
@@ -138,7 +131,7 @@ class AiohttpConnection:
                     self.too_big = is_too_big(mtype, data)
                     return
         finally:
-            self.close_code = self.ws.close_code
+            self.close_code = ws.close_code
 
     async def send(self, data: bytes, binary: bool) -> None:
         """Send one frame: BINARY when ``binary``, else TEXT (``data`` is UTF-8 JSON)."""

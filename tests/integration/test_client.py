@@ -74,12 +74,13 @@ async def server(phx_server: PhoenixTestServer) -> PhoenixTestServer:
 
 
 @pytest.fixture
-async def make_client(server: PhoenixTestServer) -> AsyncIterator[Callable[..., fastphx.Client]]:
+async def make_client(server: PhoenixTestServer,
+                      transport: str) -> AsyncIterator[Callable[..., fastphx.Client]]:
     """A factory of clients to ``server`` with fast settings; all are closed afterwards."""
     clients: list[fastphx.Client] = []
 
     def make(**kwargs: Any) -> fastphx.Client:
-        options = {**FAST, **kwargs}
+        options = {"transport": transport, **FAST, **kwargs}
         url = options.pop("url", server.url)
         client = fastphx.Client(url, **options)
         clients.append(client)
@@ -336,19 +337,21 @@ async def test_backpressure_lossless(server: PhoenixTestServer,
 @pytest.mark.parametrize("fast_path", [True, False], ids=["queue", "receive"])
 async def test_burst_in_order_on_both_read_paths(make_client: MakeClient,
                                                  monkeypatch: pytest.MonkeyPatch,
-                                                 fast_path: bool) -> None:
+                                                 fast_path: bool, transport: str) -> None:
     """Data frames come from aiohttp's message queue when its shape is the expected one
     (checked, so an aiohttp upgrade that changes it shows here), else from receive(); both
     deliver a burst completely and in order, with the reply correlated."""
-    from fastphx import _transport_aiohttp as transport
+    from fastphx import _transport_aiohttp as adapter
 
+    if transport != "aiohttp":
+        pytest.skip("aiohttp's two read paths")
     if not fast_path:
-        monkeypatch.setattr(transport, "message_queue", lambda ws: None)
+        monkeypatch.setattr(adapter, "message_queue", lambda ws: None)
     client = make_client()
     await client.connect()
     conn = client._ws
-    assert isinstance(conn, transport.AiohttpConnection)
-    assert (transport.message_queue(conn.ws) is not None) is fast_path
+    assert isinstance(conn, adapter.AiohttpConnection)
+    assert (adapter.message_queue(conn.ws) is not None) is fast_path
     await client.join_topic("room:burst")
     stream = client.pushes(topic="room:burst", events={"n"})
     count = 5000
@@ -700,10 +703,10 @@ async def test_no_secret_in_logs_or_errors(server: PhoenixTestServer,
     assert key not in blob and token not in blob
 
 
-async def test_close_leaves_no_task(server: PhoenixTestServer) -> None:
+async def test_close_leaves_no_task(server: PhoenixTestServer, transport: str) -> None:
     """close() awaits every task it started and is idempotent; CLOSED is terminal."""
     before = asyncio.all_tasks()
-    client = fastphx.Client(server.url, **FAST)
+    client = fastphx.Client(server.url, transport=transport, **FAST)
     await client.connect()
     await client.join_topic("room:t")
     stream = client.pushes()
@@ -716,10 +719,10 @@ async def test_close_leaves_no_task(server: PhoenixTestServer) -> None:
         await client.push("room:t", "echo", {})
 
 
-async def test_close_while_reconnecting(server: PhoenixTestServer) -> None:
+async def test_close_while_reconnecting(server: PhoenixTestServer, transport: str) -> None:
     """close() during an outage stops redialling, ends iterators and leaves no task."""
     before = asyncio.all_tasks()
-    client = fastphx.Client(server.url, **FAST)
+    client = fastphx.Client(server.url, transport=transport, **FAST)
     stream = client.pushes()
     await client.connect()
     await server.stop()

@@ -36,11 +36,11 @@ async def server(phx_server: PhoenixTestServer) -> PhoenixTestServer:
 
 
 @pytest.fixture
-async def make_client(server: PhoenixTestServer) -> AsyncIterator[MakeClient]:
+async def make_client(server: PhoenixTestServer, transport: str) -> AsyncIterator[MakeClient]:
     clients: list[fastphx.Client] = []
 
     def make(**kwargs: Any) -> fastphx.Client:
-        client = fastphx.Client(kwargs.pop("url", server.url), **{**FAST, **kwargs})
+        client = fastphx.Client(kwargs.pop("url", server.url), **{"transport": transport, **FAST, **kwargs})
         clients.append(client)
         return client
 

@@ -1,0 +1,345 @@
+"""The picows adapter (optional: ``pip install 'fastphx[picows]'``); the only module that
+touches picows.
+
+picows parses frames in Cython and calls :meth:`PicowsConnection.on_ws_frame` for each, in
+the socket's ``data_received``: no coroutine step and no queue per message. The frame
+callback calls the client's hot path directly while nothing is queued; everything else is
+the same contract as the aiohttp adapter (``_transport.py``):
+
+- Backpressure: when the hot path says a buffer went past its bound, reading the socket is
+  paused (``pause_reading()`` of the asyncio transport, so the server's writes block) and
+  :meth:`PicowsConnection.run` awaits the client's ``overflowed()``; frames picows had
+  already parsed from the same read are queued (at most one read buffer) and delivered
+  first, in order, before reading resumes.
+- Messages: fragmented messages are reassembled; one over ``max_message_size`` (a frame or
+  the assembled message) closes the socket with 1009 and sets ``too_big``.
+- TLS verification is on by default (``ssl=None``: the system's CAs; ``False``: off).
+- Secrets: every error is redacted and raised outside the ``except`` block (nothing
+  chained); picows' own log lines go through a redacting adapter (its debug level logs
+  the upgrade request, hence the api_key and token); URL userinfo, which picows ignores,
+  is sent as ``Authorization: Basic`` like aiohttp does; redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import ssl as ssl_module
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import picows
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
+from yarl import URL
+
+from ._transport import Handler
+from .errors import AuthError, ConnectError, ConnectTimeout, FastphxError
+
+__all__ = ["PicowsConnection", "PicowsTransport"]
+
+TEXT, BINARY = WSMsgType.TEXT, WSMsgType.BINARY
+_UNBOUNDED = 1 << 62  # picows wants a number: "no bound"
+_ABNORMAL = 1006  # the socket ended without a close frame (RFC 6455 7.1.5)
+
+
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """picows logs through this: each line formatted, then redacted."""
+
+    def __init__(self, logger: logging.Logger, redact: Callable[[str], str]) -> None:
+        super().__init__(logger, {})
+        self._redact = redact
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            self.logger.log(level, "picows: %s", self._redact(text))
+
+
+class PicowsConnection(WSListener):  # type: ignore[misc]
+    """One picows WebSocket behind the seam (``_transport.Connection``)."""
+
+    def __init__(self, max_message_size: int | None) -> None:
+        self.close_code: int | None = None
+        self.too_big = False
+        self._max = max_message_size
+        self._transport: WSTransport | None = None
+        self._handle: Handler | None = None
+        # Queued (data, binary) while paused: before run(), or past a bound until drained.
+        self._pending: deque[tuple[bytes, bool]] = deque()
+        self._paused = True
+        self._overflow = False  # the hot path returned True: run() awaits overflowed()
+        self._fragments: bytearray | None = None
+        self._fragments_binary = False
+        self._disconnected = False
+        self._error: BaseException | None = None
+        self._wake: asyncio.Future[None] | None = None
+        self._writable: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ picows callbacks
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self._transport = transport
+        transport.underlying_transport.pause_reading()  # until run() delivers
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        """Hot path: a whole data message while nothing is queued goes straight in."""
+        if frame.fin and not self._paused:
+            mtype = frame.msg_type
+            if mtype is TEXT or mtype is BINARY:
+                try:
+                    if self._handle(frame.get_payload_as_bytes(), mtype is BINARY):  # type: ignore[misc]
+                        self._overflow = True
+                        self._pause()
+                except Exception as exc:  # a bug must not leave the socket unread
+                    self._fail(exc)
+                return
+        self._slow_frame(frame)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self.close_code is None:  # the code of the side that closed first (as aiohttp)
+            handshake = transport.close_handshake
+            if handshake is None:
+                self.close_code = _ABNORMAL
+            elif handshake.sent is not None and not handshake.recv_then_sent:
+                self.close_code = _code(handshake.sent.code)
+                self.too_big = self.close_code == 1009  # picows refused an oversize frame
+            else:
+                recv = handshake.recv
+                self.close_code = _ABNORMAL if recv is None else _code(recv.code)
+        self._disconnected = True
+        self._wakeup()
+        if self._writable is not None:
+            self._writable.set()
+
+    def pause_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.clear()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+
+    # ------------------------------------------------------------------ slow paths
+
+    def _slow_frame(self, frame: WSFrame) -> None:
+        """Queued delivery, fragments, close; pings are answered by picows."""
+        mtype = frame.msg_type
+        if mtype is WSMsgType.CLOSE:
+            self._closed_by_peer(frame)
+        elif mtype is TEXT or mtype is BINARY or mtype is WSMsgType.CONTINUATION:
+            self._data_frame(frame, mtype)
+
+    def _data_frame(self, frame: WSFrame, mtype: WSMsgType) -> None:
+        if mtype is WSMsgType.CONTINUATION:
+            if self._fragments is None:
+                self._close_now(WSCloseCode.PROTOCOL_ERROR)
+                return
+            self._fragments += frame.get_payload_as_bytes()
+        elif self._fragments is not None:  # a new message inside a fragmented one
+            self._close_now(WSCloseCode.PROTOCOL_ERROR)
+            return
+        elif frame.fin:
+            self._deliver(frame.get_payload_as_bytes(), mtype is BINARY)
+            return
+        else:
+            self._fragments = bytearray(frame.get_payload_as_bytes())
+            self._fragments_binary = mtype is BINARY
+        if self._max is not None and len(self._fragments) > self._max:
+            self._fragments = None
+            self.too_big = True
+            self._close_now(WSCloseCode.MESSAGE_TOO_BIG)
+        elif frame.fin:
+            data, self._fragments = bytes(self._fragments), None
+            self._deliver(data, self._fragments_binary)
+
+    def _deliver(self, data: bytes, binary: bool) -> None:
+        if self._paused:
+            self._pending.append((data, binary))
+            return
+        try:
+            if self._handle(data, binary):  # type: ignore[misc]
+                self._overflow = True
+                self._pause()
+        except Exception as exc:
+            self._fail(exc)
+
+    def _closed_by_peer(self, frame: WSFrame) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        if not transport.is_close_frame_sent:  # the peer closed first: its code, answered
+            self.close_code = _code(frame.get_close_code())
+            transport.send_close(WSCloseCode.OK)
+        transport.disconnect()
+
+    def _close_now(self, code: WSCloseCode) -> None:
+        transport = self._transport
+        if transport is not None:
+            self.close_code = _code(code)
+            transport.send_close(code)
+            transport.disconnect()
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        self._pause()
+        self._close_now(WSCloseCode.INTERNAL_ERROR)
+
+    def _pause(self) -> None:
+        self._paused = True
+        transport = self._transport
+        if transport is not None and not transport.is_disconnected:
+            transport.underlying_transport.pause_reading()
+        self._wakeup()
+
+    def _wakeup(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    # ------------------------------------------------------------------ the seam
+
+    async def run(self, handle: Handler, overflowed: Callable[[], Awaitable[None]]) -> None:
+        """Deliver every data message to ``handle`` until the socket ends; past a bound,
+        stop reading and await ``overflowed()`` first (see the module docstring)."""
+        self._handle = handle
+        pending = self._pending
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._overflow:
+                self._overflow = False
+                await overflowed()
+            while pending:
+                data, binary = pending.popleft()
+                if handle(data, binary):
+                    await overflowed()
+            if self._error is not None:
+                raise self._error
+            if self._disconnected:
+                await self._retrieve()
+                return
+            self._paused = False
+            transport = self._transport
+            if transport is not None and not transport.is_disconnected:
+                transport.underlying_transport.resume_reading()
+            wake = self._wake = loop.create_future()
+            try:
+                await wake
+            finally:
+                self._wake = None
+
+    async def _retrieve(self) -> None:
+        """Take picows' own disconnect error (a protocol error it closed for), if any: it is
+        already reported through ``close_code`` / ``too_big``."""
+        if self._transport is not None:
+            try:
+                await self._transport.wait_disconnected()
+            except Exception:  # noqa: S110  (reported above; its text may hold the URL)
+                pass
+
+    async def send(self, data: bytes, binary: bool) -> None:
+        """Send one frame: BINARY when ``binary``, else TEXT; waits while the socket's write
+        buffer is over its high-water mark; ConnectionError once the socket is gone."""
+        transport = self._transport
+        if transport is None or self._disconnected or transport.is_close_frame_sent:
+            raise ConnectionError("the WebSocket is closed")
+        writable = self._writable
+        if writable is None:
+            writable = self._writable = asyncio.Event()
+            writable.set()
+        if not writable.is_set():
+            await writable.wait()
+            if self._disconnected:
+                raise ConnectionError("the WebSocket is closed")
+        transport.send(BINARY if binary else TEXT, data)
+
+    async def close(self, timeout: float, code: int = 1000) -> None:
+        """Send a close frame, wait at most ``timeout`` seconds for the peer's, disconnect."""
+        transport = self._transport
+        if transport is None:
+            return
+        if not transport.is_disconnected:
+            if not transport.is_close_frame_sent:
+                transport.send_close(WSCloseCode(code))
+            try:
+                await asyncio.wait_for(transport.wait_disconnected(), timeout)
+            except (asyncio.TimeoutError, picows.WSError, OSError):
+                pass
+            transport.disconnect(graceful=False)
+        await self._retrieve()
+        self._paused = True  # nothing more reaches the hot path
+        self._wakeup()
+
+
+def _code(code: Any) -> int:
+    return int(getattr(code, "value", code))
+
+
+def _ssl_context(ssl: Any) -> ssl_module.SSLContext | None:
+    """The context for a ``wss://`` dial: None (picows' default: verified), the caller's, or
+    one that does not verify for ``ssl=False``."""
+    if ssl is None or ssl is True:
+        return None
+    if ssl is False:
+        context = ssl_module.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl_module.CERT_NONE
+        return context
+    if isinstance(ssl, ssl_module.SSLContext):
+        return ssl
+    raise TypeError("with transport='picows', ssl must be None, True, False or an "
+                    f"ssl.SSLContext, not {type(ssl).__name__}")
+
+
+class PicowsTransport:
+    """Dials with picows' ``ws_connect``."""
+
+    name = "picows"
+    send_errors = (ConnectionError, RuntimeError)
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logging.getLogger(f"{logger.name}.picows")
+
+    async def dial(self, url: URL, *, headers: Mapping[str, str], protocols: tuple[str, ...],
+                   ssl: Any, connect_timeout: float, close_timeout: float,
+                   max_message_size: int | None, redact: Callable[[str], str],
+                   shown_url: str) -> PicowsConnection:
+        """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted)."""
+        context = _ssl_context(ssl)
+        extra = dict(headers)
+        if protocols:
+            extra["Sec-WebSocket-Protocol"] = ", ".join(protocols)
+        if url.user is not None:  # picows ignores userinfo: Basic auth, like aiohttp
+            basic = f"{url.user}:{url.password or ''}".encode()
+            extra["Authorization"] = "Basic " + base64.b64encode(basic).decode("ascii")
+            url = url.with_user(None)
+        conn = PicowsConnection(max_message_size)
+        error: FastphxError
+        try:
+            await asyncio.wait_for(picows.ws_connect(
+                lambda: conn, str(url), ssl_context=context, websocket_handshake_timeout=None,
+                logger_name=_RedactingLogger(self._logger, redact), enable_auto_pong=True,
+                max_frame_size=max_message_size or _UNBOUNDED, extra_headers=extra,
+                max_redirects=0), connect_timeout)
+            return conn
+        except picows.WSHandshakeError as exc:
+            error = _handshake_error(exc, redact)
+        except asyncio.TimeoutError:
+            error = ConnectTimeout(f"no WebSocket handshake within {connect_timeout:g}s "
+                                   f"({shown_url})")
+        except (picows.WSError, OSError, ValueError) as exc:
+            error = ConnectError(f"cannot connect to {shown_url}: "
+                                 f"{redact(str(exc)) or type(exc).__name__}")
+        raise error
+
+    async def aclose(self) -> None:
+        """Nothing to release: picows keeps no session."""
+
+
+def _handshake_error(exc: Any, redact: Callable[[str], str]) -> FastphxError:
+    status = int(exc.response.status) if exc.response is not None else None
+    if status in (401, 403):
+        return AuthError(f"connection refused by the server (HTTP {status})", status=status)
+    what = f"HTTP {status}" if status is not None else "bad response"
+    return ConnectError(f"WebSocket handshake failed ({what}): {redact(str(exc))}")
