@@ -547,7 +547,10 @@ class Client:
             self._writer.cancel()
         await transport.close_ws(ws, self.close_timeout)
         if self._proto.status is not Status.CLOSED:
-            self.logger.warning("connection lost (close code %s)", code)
+            if code == 1000:  # deliberate: the session ends (protocol.connection_lost)
+                self.logger.info("server closed the connection (close code 1000)")
+            else:
+                self.logger.warning("connection lost (close code %s)", code)
             loop = self._loop_or_raise()
             self._proto.connection_lost(loop.time(), code)
             self._after_input()

@@ -98,7 +98,12 @@ class AuthError(ConnectError):
 
 
 class ConnectionLostError(FastphxError, ConnectionError):
-    """The socket dropped while a push or join was waiting for its reply."""
+    """The socket dropped while a push or join was waiting for its reply, or the session
+    ended on a loss (``close_code``: the WebSocket close code, None when unknown)."""
+
+    def __init__(self, message: str, close_code: int | None = None) -> None:
+        self.close_code = close_code
+        super().__init__(message)
 
 
 class ClientClosedError(FastphxError):

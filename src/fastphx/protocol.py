@@ -347,7 +347,8 @@ class ClientProtocol:
             return
         if close_code == 1000 or not self.reconnect or not self.connected_once:
             reason = "server closed the connection" if close_code == 1000 else "connection lost"
-            self._terminate(ConnectionLostError(f"{reason} (close code {close_code})"))
+            self._terminate(ConnectionLostError(f"{reason} (close code {close_code})",
+                                                close_code))
             return
         self.status = Status.RECONNECTING
         self._schedule_reconnect(now)
