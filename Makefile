@@ -12,12 +12,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+CODEC_SRC := pyproject.toml setup.py src/fastphx/_codec.pyx src/fastphx/_jsonscan.h \
+	src/fastphx/_jsonenc.h src/fastphx/_jsonbuild.h
+RUNTIME_STAMP := $(VENV)/.fastphx-runtime
+
 # The extension is mandatory here: a failed Cython build fails the install loudly.
-$(STAMP): $(BIN)/python pyproject.toml setup.py src/fastphx/_codec.pyx src/fastphx/_jsonscan.h \
-		src/fastphx/_jsonenc.h src/fastphx/_jsonbuild.h
+# The dev install (tests, lint, packaging tools) also satisfies the runtime one.
+$(STAMP): $(BIN)/python $(CODEC_SRC)
 	FASTPHX_BUILD_EXTENSION=yes $(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -c "import fastphx.codec as c; assert c.IMPLEMENTATION == 'c', 'extension not built'"
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
+
+# The demo needs only the package, its extension and its runtime dependencies.
+$(RUNTIME_STAMP): $(BIN)/python $(CODEC_SRC)
+	FASTPHX_BUILD_EXTENSION=yes $(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -c "import fastphx.codec as c; assert c.IMPLEMENTATION == 'c', 'extension not built'"
+	touch $(RUNTIME_STAMP)
 
 $(JSDIR)/node_modules/.package-lock.json: $(JSDIR)/package.json $(JSDIR)/package-lock.json
 	cd $(JSDIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -25,7 +35,7 @@ $(JSDIR)/node_modules/.package-lock.json: $(JSDIR)/package.json $(JSDIR)/package
 js: $(JSDIR)/node_modules/.package-lock.json
 
 # The main job: a local Phoenix-protocol server, a client streaming from it, the rate.
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/fastphx demo
 
 # The whole test suite: both codec builds, loopback integration, the official JS client.

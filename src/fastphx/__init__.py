@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from ._types import RawJSON, Reply
 from ._version import __version__
 from .client import Client, PushStream
 from .codec import IMPLEMENTATION, Frame, decode, decode_binary, encode, encode_binary, parse_reply
+from .console import DEFAULT_TOPIC
 from .errors import (
     AuthError,
     ChannelClosedError,
@@ -15,6 +18,7 @@ from .errors import (
     ConnectError,
     ConnectionLostError,
     ConnectTimeout,
+    EnvelopeError,
     FastphxError,
     FastphxTimeout,
     FrameDecodeError,
@@ -25,6 +29,8 @@ from .errors import (
     ReplyBlockedError,
 )
 from .models import (
+    RECONNECTING_EVENT,
+    REJOINED_EVENT,
     ChannelErrorCode,
     Push,
     ScopeBlock,
@@ -34,8 +40,15 @@ from .models import (
     SwitchTeamReply,
 )
 
+# Libraries stay silent unless the application configures logging (the stdlib's advice,
+# and the Go reference: "When nil, logs are discarded"); a passed logger gets everything.
+logging.getLogger("fastphx").addHandler(logging.NullHandler())
+
 __all__ = [
+    "DEFAULT_TOPIC",
     "IMPLEMENTATION",
+    "RECONNECTING_EVENT",
+    "REJOINED_EVENT",
     "AuthError",
     "ChannelClosedError",
     "ChannelCrashedError",
@@ -46,6 +59,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLostError",
+    "EnvelopeError",
     "FastphxError",
     "FastphxTimeout",
     "Frame",

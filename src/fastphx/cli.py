@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -57,6 +58,7 @@ EXIT_DEMO_FAILED = 6
 API_KEY_ENV = "FASTPHX_API_KEY"
 DEMO_LOBBY = "console:lobby"
 DEMO_ROOM = "room:demo"
+DEMO_TICKER = "demo:ticker"
 
 _T = TypeVar("_T")
 
@@ -90,7 +92,9 @@ def _report(command: str, exc: BaseException, secrets: tuple[str, ...] = ()) -> 
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    print(f"fastphx {command}: {_KIND[code]}: {text}", file=sys.stderr, flush=True)
+    kind = _KIND[code]
+    line = text if text.startswith(kind) else f"{kind}: {text}"  # say it once
+    print(f"fastphx {command}: {line}", file=sys.stderr, flush=True)
     return code
 
 
@@ -153,7 +157,9 @@ async def _serve(port: int, out: IO[str]) -> int:
     async with server:
         print(server.url, file=out, flush=True)
         print(
-            f"fastphx demo server on {server.url} (channels {DEMO_LOBBY}, room:*); Ctrl-C stops",
+            f"fastphx demo server on {server.url} (channels {DEMO_LOBBY}, room:*, "
+            f"{DEMO_TICKER}); Ctrl-C stops\n"
+            f"  a stream to watch: fastphx listen {server.url} --topic {DEMO_TICKER}",
             file=sys.stderr, flush=True,
         )
         await asyncio.Event().wait()
@@ -194,10 +200,14 @@ async def _listen(args: argparse.Namespace, api_key: str | None, out: IO[bytes])
     """Connect, join every topic, write each push as a JSON line until --count or close."""
     import fastphx
 
-    client = fastphx.Client(
-        args.url, api_key=api_key, topic=args.topic[0], params=args.params,
-        join_params=args.join_params, heartbeat_interval=args.heartbeat,
-    )
+    try:
+        client = fastphx.Client(
+            args.url, api_key=api_key, topic=args.topic[0], params=args.params,
+            join_params=args.join_params, heartbeat_interval=args.heartbeat,
+        )
+    except ValueError as exc:  # "invalid URL: ..." (the URL itself is not echoed)
+        print(f"fastphx listen: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
     async with client:
         print(f"joined {args.topic[0]}", file=sys.stderr, flush=True)
         for topic in args.topic[1:]:
@@ -207,14 +217,29 @@ async def _listen(args: argparse.Namespace, api_key: str | None, out: IO[bytes])
         async for push in client.pushes():
             out.write(push_to_json_line(push))
             out.flush()
+            if not push.topic or push.event == "rejoined":
+                _status_note(client, push)
             written += 1
             if args.count and written >= args.count:
                 return EXIT_OK
-    # The stream ended: the client closed itself (e.g. a reconnect refused with HTTP 403).
+    # The stream ended: the client closed itself (a close 1000, a reconnect refused...).
     error = getattr(client, "error", None)
+    if isinstance(error, errors.ConnectionLostError) and error.close_code == 1000:
+        print("fastphx listen: the server closed the connection (close code 1000)",
+              file=sys.stderr, flush=True)
+        return EXIT_OK
     if isinstance(error, errors.FastphxError):
         raise error
     return EXIT_OK
+
+
+def _status_note(client: Any, push: Any) -> None:
+    """One stderr line per lifecycle event: the status and what happened."""
+    detail = f"{push.event} {push.topic}".strip()
+    if push.event == "reconnecting":
+        payload = push.payload
+        detail = f"attempt {payload['attempt']} at {payload['next_attempt_at']}"
+    print(f"status: {client.status} ({detail})", file=sys.stderr, flush=True)
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
@@ -432,9 +457,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr() -> None:
+    """The library's warnings on stderr, each line prefixed ``fastphx:`` (once)."""
+    logger = logging.getLogger("fastphx")
+    if not any(getattr(h, "_fastphx_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("fastphx: %(message)s"))
+        handler._fastphx_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fastphx`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    _log_to_stderr()
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
 

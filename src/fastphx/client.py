@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from yarl import URL
 
+from . import console
 from ._delivery import Action, Delivery, PushStream
 from ._transport import Connection, Handler, TransportName, make_transport
 from ._types import Reply
 from .backoff import DelayFunction, full_jitter_delay, phoenix_rejoin_delay
 from .codec import decode, decode_binary, decode_eager
+from .console import DEFAULT_TOPIC, SwitchTeamReply
 from .errors import (
     AuthError,
     ClientClosedError,
@@ -45,7 +47,6 @@ from .models import (
     REJOINED_EVENT,
     Push,
     Status,
-    SwitchTeamReply,
 )
 from .protocol import (
     ChannelClosed,
@@ -67,7 +68,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TOPIC", "Client", "Overflow", "PushStream"]
 
-DEFAULT_TOPIC = "console:lobby"
 Overflow = Literal["block", "drop_oldest", "drop_newest"]
 ParamsArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 TokenArg = str | Callable[[], str] | None
@@ -79,6 +79,7 @@ _REDACTED = "REDACTED"
 # Query parameters redacted wherever a URL is shown (also ones the caller put in the URL).
 _SECRET_QUERY = re.compile(r"((?:api_key|token|access_token|auth_token|password)=)[^&\s\"']+",
                            re.IGNORECASE)
+_WS_SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 # URL userinfo (``ws://user:password@host``) is redacted wherever a URL is shown.
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 _CONTROL_EVENTS = frozenset({"phx_error", "phx_close", "phx_reply"})
@@ -89,10 +90,13 @@ def _default_reconnect_delay(attempt: int) -> float:
 
 
 def rfc3339_nano(epoch_ns: int) -> str:
-    """Format nanoseconds since the epoch as RFC 3339 UTC with 9 fraction digits."""
+    """Format nanoseconds since the epoch like Go's ``time.RFC3339Nano`` in UTC: the
+    fraction trimmed of trailing zeros, none for whole seconds
+    (``2026-11-28T14:00:00.1234Z``, ``2026-11-28T14:00:00Z``)."""
     seconds, nanos = divmod(epoch_ns, 1_000_000_000)
     stamp = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos:09d}Z"
+    fraction = f"{nanos:09d}".rstrip("0")
+    return f"{stamp}.{fraction}Z" if fraction else f"{stamp}Z"
 
 
 def bearer_subprotocol(token: str) -> str:
@@ -112,17 +116,21 @@ class Client:
     delivery guarantees.
 
     Parameters:
-        url: the socket URL (``ws(s)://host/socket/websocket``); ``vsn=2.0.0`` and
-            ``api_key`` are appended, an existing query is kept. Userinfo
-            (``user:password@``) is sent but redacted wherever the URL is shown.
+        url: the socket URL (``ws(s)://host/socket/websocket``; ``http``/``https`` map to
+            ``ws``/``wss``); ``vsn=2.0.0`` and ``api_key`` are appended, an existing query
+            is kept. Userinfo (``user:password@``) is sent but redacted wherever the URL is
+            shown. Checked here: an empty URL, no host or another scheme raise ValueError.
         api_key: sent as the ``api_key`` query parameter; redacted in every log and error.
-        topic: the primary topic ``connect()`` joins (default ``console:lobby``).
+        topic: the primary topic ``connect()`` joins (default, also for ``""``:
+            ``console:lobby``).
         join_params: the primary topic's join params.
         params: more connect query params: a dict, or a callable evaluated on every dial.
         auth_token: a Phoenix 1.8 token (str or callable) sent in ``Sec-WebSocket-Protocol``.
-        heartbeat_interval: seconds between heartbeats (30); the link is dead after a full
-            interval in which nothing at all arrived while a heartbeat was unanswered.
-        push_buffer_size: the bound of each ``pushes()`` iterator's buffer (256).
+        heartbeat_interval: seconds between heartbeats (30; a value <= 0 means 30); the link
+            is dead after a full interval in which nothing at all arrived while a heartbeat
+            was unanswered.
+        push_buffer_size: the bound of each ``pushes()`` iterator's buffer (256; a value
+            <= 0 means 256).
         overflow: ``"block"`` (lossless backpressure, default), ``"drop_oldest"`` or
             ``"drop_newest"`` (counted in ``dropped`` and logged).
         max_spill_bytes: under ``"block"``, how many bytes of pushes the reader may hold
@@ -184,15 +192,17 @@ class Client:
     ) -> None:
         if overflow not in ("block", "drop_oldest", "drop_newest"):
             raise ValueError(f"overflow must be block, drop_oldest or drop_newest: {overflow!r}")
-        if push_buffer_size < 1:
-            raise ValueError("push_buffer_size must be >= 1")
+        # Zero values mean defaults, as the Go reference's Options.
+        topic = topic or DEFAULT_TOPIC
+        if push_buffer_size <= 0:
+            push_buffer_size = 256
         for name, value in (("max_spill_bytes", max_spill_bytes),
                             ("max_message_size", max_message_size)):
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None")
         if heartbeat_interval <= 0:
             heartbeat_interval = 30.0
-        self._url = url
+        self._url = _checked_url(url)
         self._api_key = api_key
         self.topic = topic
         self.join_params: Mapping[str, Any] = join_params or {}
@@ -241,6 +251,11 @@ class Client:
     def url(self) -> str:
         """The base URL with secrets (api_key, token, userinfo) redacted."""
         return self._redact(self._url)
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between heartbeats (a value <= 0 given at construction means 30)."""
+        return self._proto.heartbeat_interval
 
     @property
     def topics(self) -> list[str]:
@@ -391,11 +406,11 @@ class Client:
     async def switch_team(self, team_id: str, *, timeout: float | None = None) -> SwitchTeamReply:
         """Push ``scope.switch_team`` on the primary topic; return the parsed reply.
 
-        Raises ChannelError for every error code (``noop`` included), and like :meth:`push`.
+        Raises ChannelError for every error code (``noop`` included), EnvelopeError for a
+        success reply with a field of the wrong type, and like :meth:`push`.
+        (The reference's product envelope: see :mod:`fastphx.console`.)
         """
-        reply = await self.push(self.topic, "scope.switch_team", {"team_id": team_id},
-                                timeout=timeout)
-        return SwitchTeamReply.from_response(reply.response)
+        return await console.switch_team(self, team_id, timeout=timeout)
 
     def pushes(self, topic: str | None = None,
                events: Iterable[str] | str | None = None) -> PushStream:
@@ -537,7 +552,10 @@ class Client:
             self._writer.cancel()
         await ws.close(self.close_timeout)
         if self._proto.status is not Status.CLOSED:
-            self.logger.warning("connection lost (close code %s)", code)
+            if code == 1000:  # deliberate: the session ends (protocol.connection_lost)
+                self.logger.info("server closed the connection (close code 1000)")
+            else:
+                self.logger.warning("connection lost (close code %s)", code)
             loop = self._loop_or_raise()
             self._proto.connection_lost(loop.time(), code)
             self._after_input()
@@ -757,6 +775,25 @@ class Client:
             text = text.replace(self._api_key, _REDACTED)
         text = _USERINFO.sub(r"\1" + _REDACTED + "@", text)
         return _SECRET_QUERY.sub(r"\1" + _REDACTED, text)
+
+
+def _checked_url(url: str) -> str:
+    """``url`` validated as a WebSocket URL (``http``/``https`` become ``ws``/``wss``, as
+    phoenix.js does). Raises ValueError saying what is wrong, without echoing the URL (it
+    may hold credentials)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("invalid URL: it is empty")
+    try:
+        parsed = URL(url.strip())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"invalid URL: {type(exc).__name__}") from None
+    scheme = _WS_SCHEMES.get(parsed.scheme.lower())
+    if scheme is None:
+        shown = parsed.scheme or "none"
+        raise ValueError(f"invalid URL: the scheme must be ws or wss (or http/https), not {shown}")
+    if not parsed.host:
+        raise ValueError("invalid URL: it has no host")
+    return str(parsed.with_scheme(scheme))
 
 
 def _userinfo_secrets(url: str) -> set[str]:

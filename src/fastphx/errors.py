@@ -12,6 +12,7 @@ from the builtin :class:`TimeoutError`, decode errors from :class:`ValueError`::
     ├── ConnectionLostError (ConnectionError) the socket dropped while a push waited
     ├── ClientClosedError                    close() was called (or the client is terminal)
     ├── ReplyBlockedError                    a reply is unreadable behind undrained pushes
+    ├── EnvelopeError (ValueError)           a typed reply envelope has a field of the wrong type
     ├── FastphxTimeout (TimeoutError)
     │   ├── ConnectTimeout
     │   ├── JoinTimeout
@@ -37,6 +38,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLostError",
+    "EnvelopeError",
     "FastphxError",
     "FastphxTimeout",
     "FrameDecodeError",
@@ -96,7 +98,12 @@ class AuthError(ConnectError):
 
 
 class ConnectionLostError(FastphxError, ConnectionError):
-    """The socket dropped while a push or join was waiting for its reply."""
+    """The socket dropped while a push or join was waiting for its reply, or the session
+    ended on a loss (``close_code``: the WebSocket close code, None when unknown)."""
+
+    def __init__(self, message: str, close_code: int | None = None) -> None:
+        self.close_code = close_code
+        super().__init__(message)
 
 
 class ClientClosedError(FastphxError):
@@ -231,3 +238,18 @@ class ReplyBlockedError(FastphxError):
             what += f" (ref {self.ref})"
         return (f"{what} cannot be read: {self.spilled} bytes of pushes wait behind a full "
                 f"pushes() iterator (max_spill_bytes={self.limit}); drain or close it")
+
+
+class EnvelopeError(FastphxError, ValueError):
+    """A reply envelope fastphx parses into types (``switch_team``) has a field of the
+    wrong JSON type. ``field`` is its dotted path (``team.personal``), ``expected`` the
+    JSON type wanted, ``got`` the one received. Missing or null fields take defaults."""
+
+    def __init__(self, field: str, expected: str, got: str) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        super().__init__(field, expected, got)
+
+    def __str__(self) -> str:
+        return f"reply field {self.field!r}: expected {self.expected}, got {self.got}"

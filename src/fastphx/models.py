@@ -1,4 +1,5 @@
-"""Public value types of the client: Push, Status, ChannelErrorCode, switch_team replies.
+"""Public value types of the client: Push, Status, ChannelErrorCode (and, re-exported from
+:mod:`fastphx.console`, the switch_team reply types).
 
 A server push is delivered as the decoded codec ``Frame`` itself (no copy on the hot path);
 ``Frame`` is registered as a virtual subclass of :class:`Push`, so ``isinstance(x, Push)``
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from .codec import Frame
+from .console import ScopeBlock, SwitchedStreamSet, SwitchedTeam, SwitchTeamReply
 
 __all__ = [
     "RECONNECTING_EVENT",
@@ -103,80 +105,3 @@ class ChannelErrorCode(str, enum.Enum):
             return cls(code)
         except ValueError:
             return str(code)
-
-
-def _str(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    return "" if value is None else str(value)
-
-
-def _dict(data: Any, key: str) -> dict[str, Any]:
-    value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-@dataclass(frozen=True, slots=True)
-class ScopeBlock:
-    """The ``scope`` block of a welcome / switch_team envelope."""
-
-    user_id: str = ""
-    team_id: str = ""
-    plan: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ScopeBlock:
-        """Build from a decoded ``scope`` object (missing keys -> "")."""
-        return cls(_str(data, "user_id"), _str(data, "team_id"), _str(data, "plan"))
-
-
-@dataclass(frozen=True, slots=True)
-class SwitchedTeam:
-    """The new team's basic attributes after ``scope.switch_team``."""
-
-    id: str = ""
-    name: str = ""
-    personal: bool = False
-    ownership_model: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SwitchedTeam:
-        """Build from a decoded ``team`` object (missing keys -> defaults)."""
-        return cls(_str(data, "id"), _str(data, "name"), bool(data.get("personal", False)),
-                   _str(data, "ownership_model"))
-
-
-@dataclass(frozen=True, slots=True)
-class SwitchedStreamSet:
-    """The post-switch stream split: ``catalog`` (rebound) and ``items`` (kept)."""
-
-    catalog: tuple[str, ...] = ()
-    items: tuple[str, ...] = ()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SwitchedStreamSet:
-        """Build from a decoded ``streams`` object (missing lists -> empty)."""
-        return cls(tuple(str(x) for x in data.get("catalog") or ()),
-                   tuple(str(x) for x in data.get("items") or ()))
-
-
-@dataclass(frozen=True, slots=True)
-class SwitchTeamReply:
-    """The success envelope of ``scope.switch_team`` (mirrors the welcome envelope)."""
-
-    scope: ScopeBlock
-    team: SwitchedTeam
-    role: str
-    streams: SwitchedStreamSet
-    raw: Any = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_response(cls, response: Any) -> SwitchTeamReply:
-        """Parse a decoded reply ``response``; missing blocks become empty defaults."""
-        data = response if isinstance(response, dict) else {}
-        return cls(
-            scope=ScopeBlock.from_dict(_dict(data, "scope")),
-            team=SwitchedTeam.from_dict(_dict(data, "team")),
-            role=_str(data, "role"),
-            streams=SwitchedStreamSet.from_dict(_dict(data, "streams")),
-            raw=response,
-        )

@@ -246,6 +246,7 @@ class ClientProtocol:
         self.malformed = 0  # replies whose payload was not a valid reply
         self._joining: set[Channel] = set()  # channels in JOINING: O(1) "all joined?"
         self.reconnect_attempt = 0
+        self.connected_once = False  # the first connect completed (later losses reconnect)
         self.reconnect_at: float | None = None
         self.heartbeat_due: float | None = None
         self.heartbeat_ref: str | None = None
@@ -304,8 +305,14 @@ class ClientProtocol:
         self.status = Status.CONNECTING
 
     def connection_made(self, now: float) -> None:
-        """The socket is open: start the heartbeat and (re)join every channel."""
+        """The socket is open: start the heartbeat and (re)join every channel.
+
+        After a redial the status goes RECONNECTING -> CONNECTING until every topic is
+        rejoined (the Go reference's state machine), then CONNECTED.
+        """
         self.socket_open = True
+        if self.status is Status.RECONNECTING:
+            self.status = Status.CONNECTING
         self.reconnect_attempt = 0
         self.reconnect_at = None
         self.heartbeat_ref = None
@@ -338,9 +345,10 @@ class ClientProtocol:
                 self._set_state(channel, ChannelState.ERRORED)
         if self.status is Status.CLOSED:
             return
-        if close_code == 1000 or not self.reconnect or self.status is Status.CONNECTING:
+        if close_code == 1000 or not self.reconnect or not self.connected_once:
             reason = "server closed the connection" if close_code == 1000 else "connection lost"
-            self._terminate(ConnectionLostError(f"{reason} (close code {close_code})"))
+            self._terminate(ConnectionLostError(f"{reason} (close code {close_code})",
+                                                close_code))
             return
         self.status = Status.RECONNECTING
         self._schedule_reconnect(now)
@@ -782,6 +790,7 @@ class ClientProtocol:
         if self.socket_open and self.status in (Status.CONNECTING, Status.RECONNECTING):
             if not self._joining:  # O(1): a rejoin of 10,000 topics stays linear
                 self.status = Status.CONNECTED
+                self.connected_once = True
 
     def _terminate(self, error: FastphxError, closed_by_user: bool = False) -> None:
         self.status = Status.CLOSED

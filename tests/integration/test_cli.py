@@ -225,3 +225,68 @@ def test_push_to_json_line_encodes_text_and_binary_pushes() -> None:
                                   "binary": True}
     frame = fastphx.decode(b'["1",null,"room:1","note",{\n"multi": "line"\n}]')
     assert cli.push_to_json_line(frame).count(b"\n") == 1
+
+
+async def test_listen_invalid_url_says_so() -> None:
+    """An invalid URL is a usage error saying "invalid URL", without echoing the URL."""
+    status, _, err = await run_cli("listen", f"ftp://127.0.0.1/x?api_key={SECRET}",
+                                   "--topic", "room:1")
+    assert status == cli.EXIT_USAGE
+    assert "invalid URL" in err and SECRET not in err
+
+
+async def test_listen_close_1000_exits_0_with_a_note(server: PhoenixTestServer) -> None:
+    """A server close with code 1000 ends ``listen`` with exit 0 and a one-line note."""
+    task = asyncio.ensure_future(run_cli("listen", server.url, "--topic", "room:1"))
+    await server.wait_for_join("room:1", timeout=TIMEOUT)
+    await server.close_connections(1000)
+    status, _, err = await asyncio.wait_for(task, TIMEOUT)
+    assert status == cli.EXIT_OK, err
+    notes = [line for line in err.splitlines() if "1000" in line]
+    assert len(notes) == 1 and "closed" in notes[0]
+
+
+async def test_listen_refused_topic_error_printed_once(server: PhoenixTestServer) -> None:
+    """A refused topic prints its channel error once, on one line, and exits 5."""
+    status, _, err = await run_cli("listen", server.url, "--topic", "room:1",
+                                   "--topic", "room:forbidden")
+    assert status == cli.EXIT_CHANNEL
+    errors = [line for line in err.splitlines() if "unauthorized" in line]
+    assert len(errors) == 1 and errors[0].count("channel error") == 1
+
+
+async def test_listen_on_the_demo_ticker_shows_a_stream() -> None:
+    """``serve`` says how to watch a stream, and ``listen`` on it prints ticks."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fastphx", "serve", "--port", "0",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode().strip()
+        await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
+        hint = (await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)).decode()
+        assert f"fastphx listen {url} --topic {cli.DEMO_TICKER}" in hint
+        status, out, err = await run_cli("listen", url, "--topic", cli.DEMO_TICKER,
+                                         "--count", "2")
+        assert status == 0, err
+        ticks = [json.loads(line) for line in out.splitlines()]
+        assert [t["payload"]["n"] for t in ticks] == [1, 2]
+        assert all(t["event"] == "tick" for t in ticks)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), TIMEOUT)
+
+
+async def test_listen_shows_status_changes(server: PhoenixTestServer) -> None:
+    """Library warnings carry a ``fastphx:`` prefix; lifecycle events show the status."""
+    task = asyncio.ensure_future(
+        run_cli("listen", server.url, "--topic", "room:1", "--count", "2"))
+    await server.wait_for_join("room:1", timeout=TIMEOUT)
+    await server.drop_connections()
+    status, _, err = await asyncio.wait_for(task, TIMEOUT)
+    assert status == 0, err
+    assert "fastphx: connection lost" in err
+    assert "status: reconnecting (attempt 1 at " in err
+    assert "status: connected (rejoined room:1)" in err

@@ -354,18 +354,31 @@ def test_connection_lost_fails_in_flight_and_schedules_reconnect() -> None:
 
 
 def test_reconnect_rejoins_every_channel_with_new_join_ref() -> None:
-    """After a redial every channel is rejoined with a new join_ref; then CONNECTED."""
+    """After a redial every channel is rejoined with a new join_ref; the status goes
+    RECONNECTING -> CONNECTING (redial succeeded, rejoins under way) -> CONNECTED, as the
+    Go reference's state machine."""
     proto, join = connected()
     proto.connection_lost(1.0, 1001)
     proto.events_received()
+    assert proto.status is Status.RECONNECTING
     proto.connection_made(2.0)
     (rejoin,) = sent(proto)
     assert rejoin.topic == "room:1" and rejoin.join_ref != join.join_ref
     assert rejoin.payload == {"p": 1}
-    assert proto.status is Status.RECONNECTING
+    assert proto.status is Status.CONNECTING
     proto.receive_frame(reply(rejoin, response={"w": 2}))
     assert proto.events_received() == [Rejoined("room:1", {"w": 2})]
     assert str(proto.status) == "connected"
+
+
+def test_loss_during_rejoin_reconnects_again() -> None:
+    """A loss while CONNECTING after a redial (not the first connect) reconnects again."""
+    proto, _ = connected()
+    proto.connection_lost(1.0, 1001)
+    proto.connection_made(2.0)
+    assert proto.status is Status.CONNECTING
+    proto.connection_lost(3.0, None)
+    assert proto.status is Status.RECONNECTING
 
 
 def test_close_1000_is_terminal() -> None:

@@ -214,7 +214,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert proto._joining == joining
         if proto.status is Status.CONNECTED:
             assert proto.socket_open
-        elif proto.socket_open and proto.status is Status.RECONNECTING:
+        if proto.status is Status.RECONNECTING:
+            assert not proto.socket_open  # a redial that succeeded is CONNECTING
+        if proto.status is Status.CONNECTING and proto.socket_open and proto.connected_once:
             assert joining  # rejoins under way; CONNECTED once none is left
         if proto.status is Status.CLOSED:
             assert not proto.channels and len(proto.refs) == 0 and self.closed

@@ -14,7 +14,8 @@ DOCUMENTED = {
     "FastphxError", "FrameDecodeError", "LocalProtocolError", "NotJoinedError", "ConnectError",
     "AuthError", "ConnectionLostError", "ClientClosedError", "FastphxTimeout", "ConnectTimeout",
     "JoinTimeout", "PushTimeout", "ChannelError", "ChannelClosedError", "ChannelCrashedError",
-    "ReplyBlockedError",
+    "ReplyBlockedError", "EnvelopeError", "DEFAULT_TOPIC", "RECONNECTING_EVENT",
+    "REJOINED_EVENT",
     # codec
     "IMPLEMENTATION", "Frame", "decode", "decode_binary", "encode", "encode_binary",
     "parse_reply", "__version__",

@@ -8,11 +8,14 @@
 - ``room:*``: ``echo`` replies with its payload (bytes in, binary reply out); ``stream``
   ``{"count": N}`` replies ``{"count": N}`` then pushes N messages ``{"i": k, "data": ...}``
   (event ``stream``, k = 1..N); the joiner is tracked in Presence.
+- ``demo:ticker``: a stream to watch (``fastphx listen URL --topic demo:ticker``): a
+  ``tick`` push ``{"n": k, "at": unix_seconds}`` every half second while joined.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from .server import ChannelContext, PhoenixTestServer, ServerReply
@@ -73,10 +76,22 @@ async def _echo(ctx: ChannelContext, payload: Any) -> Any:
     return payload
 
 
+_TICK_SECONDS = 0.5
+
+
+async def _tick(ctx: ChannelContext) -> None:
+    """Push a tick every half second until the connection closes."""
+    n = 0
+    while not ctx.connection.closed:
+        n += 1
+        await ctx.push("tick", {"n": n, "at": round(time.time(), 3)})
+        await asyncio.sleep(_TICK_SECONDS)
+
+
 def demo_server(port: int = 0) -> PhoenixTestServer:
     """Return an unstarted PhoenixTestServer with the demo channels (see the module doc)."""
     server = PhoenixTestServer(port=port)
-    tasks: set[asyncio.Task[int]] = set()
+    tasks: set[asyncio.Task[Any]] = set()
 
     async def stream(ctx: ChannelContext, payload: Any) -> Any:
         count = int(payload.get("count", 0)) if isinstance(payload, dict) else 0
@@ -87,6 +102,13 @@ def demo_server(port: int = 0) -> PhoenixTestServer:
         task.add_done_callback(tasks.discard)
         return {"count": count}
 
+    async def ticker_join(ctx: ChannelContext, params: Any) -> Any:
+        task = asyncio.get_running_loop().create_task(_tick(ctx))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return {"interval": _TICK_SECONDS}
+
+    server.add_channel("demo:ticker", join=ticker_join)
     server.add_channel("console:lobby", join=_lobby_join,
                        handlers={"scope.switch_team": _switch_team})
     server.add_channel("room:*", join=_room_join, handlers={"echo": _echo, "stream": stream})
