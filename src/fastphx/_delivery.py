@@ -31,7 +31,7 @@ import time
 from collections import deque
 from typing import Any
 
-__all__ = ["Action", "Delivery", "PushStream"]
+__all__ = ["Action", "Delivery", "PushBatches", "PushStream"]
 
 #: Bytes counted for a push the client makes itself (reconnecting, rejoined...).
 SYNTHETIC_SIZE = 128
@@ -126,6 +126,31 @@ class PushStream:
     def __len__(self) -> int:
         return len(self._buf)
 
+    def batches(self, max_size: int = 1024) -> PushBatches:
+        """An async iterator over lists of pushes: each list holds what is already buffered
+        (at most ``max_size``, at least one), never waiting to fill a list. The same
+        stream, buffer and accounting as reading one push at a time (a read wakes a
+        paused reader at the low-water mark); ends when the stream ends.
+        Raises ValueError for ``max_size`` < 1."""
+        if max_size < 1:
+            raise ValueError("max_size must be >= 1")
+        return PushBatches(self, max_size)
+
+    def _take(self, most: int) -> list[Any]:
+        """Up to ``most`` buffered pushes, without waiting: ``__anext__``'s rules, in bulk."""
+        buf = self._buf
+        count = min(most, len(buf))
+        over = min(count, len(buf) - self._cap)  # pops that leave the buffer at/over its bound
+        items = [buf.popleft() for _ in range(count)]
+        for _ in range(over):
+            self._delivery.unspill(self)
+        space = self.space_waiter
+        if space is not None and len(buf) <= self._low:
+            self.space_waiter = None
+            if not space.done():
+                space.set_result(None)
+        return items
+
     def _wake(self) -> None:
         waiter = self.waiter
         if waiter is not None:
@@ -157,6 +182,28 @@ class PushStream:
         delivery = getattr(self, "_delivery", None)
         if delivery is not None and not self.ended:
             delivery.unsubscribe(self)
+
+
+class PushBatches:
+    """Async iterator of lists of pushes (see :meth:`PushStream.batches`)."""
+
+    __slots__ = ("_most", "_stream")
+
+    def __init__(self, stream: PushStream, most: int) -> None:
+        self._stream = stream
+        self._most = most
+
+    def __aiter__(self) -> PushBatches:
+        return self
+
+    async def __anext__(self) -> list[Any]:
+        stream = self._stream
+        first = await stream.__anext__()  # waits (or ends) exactly like a single read
+        if self._most == 1 or not stream._buf:
+            return [first]
+        batch = stream._take(self._most - 1)
+        batch.insert(0, first)
+        return batch
 
 
 class Delivery:

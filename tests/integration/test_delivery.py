@@ -94,6 +94,36 @@ async def settle(client: fastphx.Client, server: PhoenixTestServer, connections:
     assert client.status is Status.CONNECTED
 
 
+# ------------------------------------------------------------------ batch delivery
+
+
+async def test_batches_lossless_in_order_under_backpressure(make_client: MakeClient) -> None:
+    """A batch consumer with a tiny buffer gets every push once, in order, in non-empty
+    batches of at most max_size, while the reader pauses and resumes (nothing dropped)."""
+    client = make_client(topic="room:b", push_buffer_size=8)
+    stream = client.pushes(topic="room:b", events={"n"})
+    await client.connect()
+    count = 5000
+    task = asyncio.ensure_future(client.push("room:b", "numbers", {"count": count},
+                                             timeout=TIMEOUT * 4))
+
+    async def run() -> tuple[list[int], int]:
+        seen: list[int] = []
+        largest = 0
+        async for batch in stream.batches(max_size=5):
+            assert 1 <= len(batch) <= 5
+            largest = max(largest, len(batch))
+            seen.extend(p.payload["i"] for p in batch)
+            if len(seen) == count:
+                break
+        return seen, largest
+
+    seen, largest = await asyncio.wait_for(run(), TIMEOUT * 4)
+    assert seen == list(range(count)) and largest == 5
+    assert (await task).response == {"count": count}
+    assert client.dropped == 0 and not stream._sizes and len(stream) == 0
+
+
 # ------------------------------------------------------------------ lossless from the first push
 
 

@@ -189,3 +189,61 @@ def test_end_all_ends_streams_after_their_pushes() -> None:
         return [p.payload["i"] async for p in stream]
 
     assert asyncio.run(scenario()) == [1]
+
+
+def test_batches_take_what_is_buffered_with_the_same_accounting() -> None:
+    """A batch holds what is buffered (at most max_size, in order), unspills like single
+    reads, and a drained stream unblocks the reader: BLOCKED, then READ, spill 0."""
+    d = Delivery(2, "block", 250, LOG)
+    stream = d.subscribe(None, None)
+    for i in range(5):
+        offer(d, push(i))
+    assert d.overflow_action(awaiting_reply=True) is Action.BLOCKED
+
+    async def read() -> list[list[int]]:
+        batches = stream.batches(max_size=4)
+        return [[p.payload["i"] for p in await batches.__anext__()] for _ in range(2)]
+
+    assert asyncio.run(read()) == [[0, 1, 2, 3], [4]]
+    assert d.spilled == 0 and not stream._sizes
+    assert d.overflow_action(awaiting_reply=True) is Action.READ and not d.blocked
+
+
+def test_batch_wakes_a_paused_reader_and_never_waits_to_fill() -> None:
+    """A batch read of a full stream wakes the paused reader (low-water mark); an empty
+    stream waits for one push and yields it alone; the iterator ends with the stream."""
+    async def scenario() -> list[list[int]]:
+        d = Delivery(2, "block", 1000, LOG)
+        stream = d.subscribe(None, None)
+        for i in range(3):
+            offer(d, push(i))
+        batches = stream.batches()
+
+        async def numbers() -> list[int]:
+            return [p.payload["i"] for p in await batches.__anext__()]
+
+        waiting = asyncio.ensure_future(d.wait())  # tasks run in order: it waits first
+        first = asyncio.ensure_future(numbers())
+        await asyncio.wait_for(waiting, 1)  # the batch read woke the reader
+        got = [await first]
+        later = asyncio.ensure_future(numbers())  # the stream is empty: it waits
+
+        async def produce() -> None:
+            assert not later.done()
+            offer(d, push(3))
+            stream._wake()
+
+        await asyncio.ensure_future(produce())
+        got.append(await asyncio.wait_for(later, 1))
+        d.end_all()
+        got.extend([[p.payload["i"] for p in b] async for b in batches])
+        return got
+
+    assert asyncio.run(scenario()) == [[0, 1, 2], [3]]
+
+
+def test_batches_reject_a_size_below_one() -> None:
+    """max_size must be at least 1."""
+    d = Delivery(2, "block", 1000, LOG)
+    with pytest.raises(ValueError, match="max_size"):
+        d.subscribe(None, None).batches(max_size=0)
