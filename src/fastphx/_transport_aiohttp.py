@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from ._transport import Handler
+from ._transport import Handler, TransportName
 from .errors import AuthError, ConnectError, ConnectTimeout, FastphxError
 
 __all__ = [
@@ -51,7 +51,8 @@ async def dial(session: aiohttp.ClientSession, url: URL, *, headers: Mapping[str
     error: FastphxError
     try:
         ws: Any = await asyncio.wait_for(session.ws_connect(
-            url, headers=headers, protocols=protocols, decode_text=False, autoping=True, heartbeat=None,
+            url, headers=headers, protocols=protocols, decode_text=False, autoping=True,
+            heartbeat=None,
             ssl=ssl if ssl is not None else True,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=close_timeout),
             max_msg_size=max_message_size or 0), connect_timeout)
@@ -118,9 +119,9 @@ class AiohttpConnection:
                 data = None  # a large message is released now, not after the next one
                 if (buffer and buffer[0][0][0] in _DATA_TYPES and not ws._closing
                         and not ws._closed):
-                    mtype, data, extra = await read()  # WSMessage is a NamedTuple: unpack
+                    mtype, data, _ = await read()  # WSMessage is a NamedTuple: unpack
                 else:
-                    mtype, data, extra = await receive()
+                    mtype, data, _ = await receive()
                 if mtype is text:
                     if handle(data, False):
                         await overflowed()
@@ -148,9 +149,10 @@ class AiohttpConnection:
 class AiohttpTransport:
     """Dials with an aiohttp ClientSession: the caller's (never closed here) or its own."""
 
-    name = "aiohttp"
+    name: TransportName = "aiohttp"
     #: What a send on a closing or dead socket raises.
-    send_errors = (aiohttp.ClientError, ConnectionError, RuntimeError)
+    send_errors: tuple[type[BaseException], ...] = (
+        aiohttp.ClientError, ConnectionError, RuntimeError)
 
     def __init__(self, session: aiohttp.ClientSession | None) -> None:
         self.session = session

@@ -34,7 +34,7 @@ import picows
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 from yarl import URL
 
-from ._transport import Handler
+from ._transport import Handler, TransportName
 from .errors import AuthError, ConnectError, ConnectTimeout, FastphxError
 
 __all__ = ["PicowsConnection", "PicowsTransport"]
@@ -52,12 +52,13 @@ class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         self._redact = redact
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        level = min(level, logging.DEBUG) if level == logging.INFO else level  # per-socket chatter
         if self.isEnabledFor(level):
             text = str(msg) % args if args else str(msg)
             self.logger.log(level, "picows: %s", self._redact(text))
 
 
-class PicowsConnection(WSListener):  # type: ignore[misc]
+class PicowsConnection(WSListener):
     """One picows WebSocket behind the seam (``_transport.Connection``)."""
 
     def __init__(self, max_message_size: int | None) -> None:
@@ -235,7 +236,7 @@ class PicowsConnection(WSListener):  # type: ignore[misc]
         if self._transport is not None:
             try:
                 await self._transport.wait_disconnected()
-            except Exception:  # noqa: S110  (reported above; its text may hold the URL)
+            except Exception:
                 pass
 
     async def send(self, data: bytes, binary: bool) -> None:
@@ -295,8 +296,8 @@ def _ssl_context(ssl: Any) -> ssl_module.SSLContext | None:
 class PicowsTransport:
     """Dials with picows' ``ws_connect``."""
 
-    name = "picows"
-    send_errors = (ConnectionError, RuntimeError)
+    name: TransportName = "picows"
+    send_errors: tuple[type[BaseException], ...] = (ConnectionError, RuntimeError)
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logging.getLogger(f"{logger.name}.picows")

@@ -6,6 +6,7 @@ Commands::
     fastphx listen URL --topic T [--topic T2 ...]  every push as one JSON line on stdout
     fastphx demo   [--count 200000]                server in a child process, a client streaming
                                                    from it, the rate and the client CPU time
+    (listen and demo take --transport aiohttp|picows; picows needs fastphx[picows])
 
 Exit status: 0 success (Ctrl-C and SIGTERM included), 1 other error, 2 usage error,
 3 connect failure, 4 auth refused (HTTP 403), 5 channel error (join refused, channel
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -204,8 +206,9 @@ async def _listen(args: argparse.Namespace, api_key: str | None, out: IO[bytes])
         client = fastphx.Client(
             args.url, api_key=api_key, topic=args.topic[0], params=args.params,
             join_params=args.join_params, heartbeat_interval=args.heartbeat,
+            transport=args.transport,
         )
-    except ValueError as exc:  # "invalid URL: ..." (the URL itself is not echoed)
+    except (ValueError, ImportError) as exc:  # "invalid URL: ..." (the URL is not echoed)
         print(f"fastphx listen: {exc}", file=sys.stderr, flush=True)
         return EXIT_USAGE
     async with client:
@@ -382,11 +385,12 @@ async def _stream(client: Any, count: int, progress: _Progress) -> _Tally:
     return tally
 
 
-async def _demo_session(url: str, count: int, out: IO[str]) -> int:
+async def _demo_session(url: str, count: int, out: IO[str], transport: str) -> int:
     """Connect, join, push, stream ``count`` messages, verify and report; return exit status."""
     import fastphx
 
-    async with fastphx.Client(url, topic=DEMO_LOBBY) as client:
+    async with fastphx.Client(url, topic=DEMO_LOBBY,
+                              transport=transport) as client:  # type: ignore[arg-type]
         print(f"joined {DEMO_LOBBY}: welcome {_show(client.welcome)}", file=out, flush=True)
         joined = await client.join_topic(DEMO_ROOM)
         print(f"joined {DEMO_ROOM}: {_show(joined)}", file=out, flush=True)
@@ -403,17 +407,18 @@ async def _demo_session(url: str, count: int, out: IO[str]) -> int:
     # CPU well under the wall time means the client waited: the server process is the limit.
     print(f"rate: {received / wall:,.0f} msgs/s ({wall:.2f} s), client CPU {cpu:.2f} s "
           f"({cpu / max(wall, 1e-9):.0%} of the wall time, "
-          f"{cpu / max(received, 1) * 1e6:.2f} us/msg, codec {fastphx.IMPLEMENTATION})",
+          f"{cpu / max(received, 1) * 1e6:.2f} us/msg, codec {fastphx.IMPLEMENTATION}, "
+          f"transport {transport})",
           file=out, flush=True)
     return EXIT_OK if ok else EXIT_DEMO_FAILED
 
 
-async def _demo(count: int, out: IO[str]) -> int:
+async def _demo(count: int, out: IO[str], transport: str = "aiohttp") -> int:
     """The demo: a server process, one client session against it, then a clean stop."""
     proc, url = await _start_server_process()
     print(f"demo server: {url} (separate process, pid {proc.pid})", file=out, flush=True)
     try:
-        status = await _demo_session(url, count, out)
+        status = await _demo_session(url, count, out, transport)
     finally:
         server_status = await _stop_server_process(proc)
     print(f"closed; server stopped (exit {server_status})", file=out, flush=True)
@@ -425,7 +430,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.count < 1:
         print("fastphx demo: --count must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    return _run(_demo(args.count, sys.stdout), "demo")
+    if args.transport == "picows" and importlib.util.find_spec("picows") is None:
+        print("fastphx demo: --transport picows needs pip install 'fastphx[picows]'",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return _run(_demo(args.count, sys.stdout, args.transport), "demo")
 
 
 # --------------------------------------------------------------------------- parser
@@ -450,9 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="heartbeat interval in seconds (30)")
     listen.add_argument("--count", type=int, default=0, metavar="N",
                         help="exit after N lines (0 = never)")
+    listen.add_argument("--transport", choices=("aiohttp", "picows"), default="aiohttp",
+                        help="WebSocket library (aiohttp; picows needs fastphx[picows])")
     listen.set_defaults(func=cmd_listen)
     demo = sub.add_parser("demo", help="stream from a local server process and show the rate")
     demo.add_argument("--count", type=int, default=200_000, help="messages to stream (200000)")
+    demo.add_argument("--transport", choices=("aiohttp", "picows"), default="aiohttp",
+                      help="WebSocket library (aiohttp; picows needs fastphx[picows])")
     demo.set_defaults(func=cmd_demo)
     return parser
 

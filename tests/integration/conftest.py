@@ -3,8 +3,8 @@
 ``raw_phx`` opens raw aiohttp WebSocket connections (no fastphx client involved) and wraps
 each in a :class:`RawPhx` that sends and reads Phoenix V2 frames; every connection and
 session is closed after the test. ``transport`` runs a client test once per transport
-(``aiohttp``; ``picows``, skipped when it is not installed). ``TIMEOUT`` is the scaled wait used by these tests
-(``FASTPHX_TEST_TIMEOUT_SCALE`` multiplies it on slow machines).
+(``aiohttp``; ``picows``, skipped when it is not installed). ``TIMEOUT`` is the scaled
+wait used by these tests (``FASTPHX_TEST_TIMEOUT_SCALE`` multiplies it on slow machines).
 """
 
 from __future__ import annotations

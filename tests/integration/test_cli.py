@@ -61,21 +61,24 @@ def free_port() -> int:
     return port
 
 
-async def test_demo_streams_every_message_in_order() -> None:
-    """``fastphx demo --count 20000`` receives every message in order, prints the rate, exits 0."""
-    status, out, err = await run_cli("demo", "--count", "20000")
+async def test_demo_streams_every_message_in_order(transport: str) -> None:
+    """``fastphx demo --count 20000`` receives every message in order, prints the rate, exits 0
+    (on each transport)."""
+    status, out, err = await run_cli("demo", "--count", "20000", "--transport", transport)
     assert status == 0, err
     assert "joined console:lobby: welcome" in out
     assert "push echo -> ok" in out
     assert "received 20,000/20,000 messages, in order, none lost" in out
-    assert "msgs/s" in out and "client CPU" in out
+    assert "msgs/s" in out and "client CPU" in out and f"transport {transport}" in out
     assert "server stopped (exit 0)" in out
 
 
-async def test_listen_prints_each_push_as_a_json_line(server: PhoenixTestServer) -> None:
+async def test_listen_prints_each_push_as_a_json_line(server: PhoenixTestServer,
+                                                      transport: str) -> None:
     """``listen`` writes text and base64 binary pushes as JSON lines, then exits at --count."""
     task = asyncio.ensure_future(
-        run_cli("listen", server.url, "--topic", "room:1", "--topic", "room:2", "--count", "3"))
+        run_cli("listen", server.url, "--topic", "room:1", "--topic", "room:2", "--count", "3",
+                "--transport", transport))
     await server.wait_for_join("room:2", timeout=TIMEOUT)
     await server.push("room:1", "note", {"n": 1, "text": "héllo"})
     await server.push("room:2", "note", {"n": 2})
@@ -91,10 +94,12 @@ async def test_listen_prints_each_push_as_a_json_line(server: PhoenixTestServer)
     ]
 
 
-async def test_listen_prints_reconnecting_and_rejoined_events(server: PhoenixTestServer) -> None:
+async def test_listen_prints_reconnecting_and_rejoined_events(server: PhoenixTestServer,
+                                                              transport: str) -> None:
     """After a dropped connection ``listen`` writes the synthetic reconnect events, then pushes."""
     task = asyncio.ensure_future(
-        run_cli("listen", server.url, "--topic", "room:1", "--count", "3"))
+        run_cli("listen", server.url, "--topic", "room:1", "--count", "3",
+                "--transport", transport))
     await server.wait_for_join("room:1", timeout=TIMEOUT)
     await server.drop_connections()
     await server.wait_for_join("room:1", count=2, timeout=TIMEOUT)
@@ -145,10 +150,10 @@ async def test_listen_sends_connect_params_and_api_key(server: PhoenixTestServer
 
 
 @pytest.mark.parametrize("via_env", [False, True])
-async def test_listen_auth_refused_exits_4_without_the_key(via_env: bool) -> None:
+async def test_listen_auth_refused_exits_4_without_the_key(via_env: bool, transport: str) -> None:
     """A refused connect exits with EXIT_AUTH and a one-line message that omits the API key."""
     async with PhoenixTestServer(port=0, connect=lambda params, token: False) as srv:
-        args = ["listen", srv.url, "--topic", "room:1"]
+        args = ["listen", srv.url, "--topic", "room:1", "--transport", transport]
         env = {cli.API_KEY_ENV: SECRET} if via_env else {}
         status, out, err = await run_cli(*(args if via_env else [*args, "--api-key", SECRET]),
                                          env=env)
@@ -158,10 +163,11 @@ async def test_listen_auth_refused_exits_4_without_the_key(via_env: bool) -> Non
     assert SECRET not in err
 
 
-async def test_listen_connect_failure_exits_3() -> None:
+async def test_listen_connect_failure_exits_3(transport: str) -> None:
     """Nothing listening on the port exits with EXIT_CONNECT and a one-line message."""
     url = f"ws://127.0.0.1:{free_port()}/socket/websocket"
-    status, _, err = await run_cli("listen", url, "--topic", "room:1", "--api-key", SECRET)
+    status, _, err = await run_cli("listen", url, "--topic", "room:1", "--api-key", SECRET,
+                                   "--transport", transport)
     assert status == cli.EXIT_CONNECT
     assert "connect failed" in err and SECRET not in err
 

@@ -40,7 +40,8 @@ async def make_client(server: PhoenixTestServer, transport: str) -> AsyncIterato
     clients: list[fastphx.Client] = []
 
     def make(**kwargs: Any) -> fastphx.Client:
-        client = fastphx.Client(kwargs.pop("url", server.url), **{"transport": transport, **FAST, **kwargs})
+        client = fastphx.Client(kwargs.pop("url", server.url),
+                                **{"transport": transport, **FAST, **kwargs})
         clients.append(client)
         return client
 

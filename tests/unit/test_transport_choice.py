@@ -28,7 +28,7 @@ async def test_session_is_aiohttp_only() -> None:
     """A caller's aiohttp session with another transport is a ValueError, not ignored."""
     pytest.importorskip("picows")
     async with aiohttp.ClientSession() as session:
-        with pytest.raises(ValueError, match="session= .* needs transport='aiohttp'"):
+        with pytest.raises(ValueError, match=r"session= .* needs transport='aiohttp'"):
             fastphx.Client("ws://127.0.0.1:9/socket/websocket", transport="picows",
                            session=session)
         client = fastphx.Client("ws://127.0.0.1:9/socket/websocket", session=session)
