@@ -15,8 +15,13 @@ client CPU time (the machine is shared: the best run is the least disturbed one)
   reading everything: the "every payload read" target)
 - fastphx, ``eager_payloads=True``, every ``push.payload`` read (parsed in the reader)
 - fastphx, pure-Python codec (``FASTPHX_NO_EXTENSIONS=1``), lazy payloads, for information
+- fastphx on ``transport="picows"`` (lazy, every payload read), the batch API
+  (``pushes().batches(1024)``) on both transports, bare picows, and any variant under
+  uvloop (keys ending ``_uvloop``): ``--variants transports`` runs that set
+  (docs/performance-transports.md).
 
-Targets: fastphx >= 0.75x the bare loop with lazy payloads, >= 0.6x with every payload read.
+Targets: fastphx >= 0.75x the bare loop with lazy payloads, >= 0.6x with every payload read;
+on picows >= 1.2x lazy, >= 0.9x with every payload read.
 """
 
 from __future__ import annotations
@@ -65,7 +70,28 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("bare_str", "bare aiohttp loop, decode_text=True", "bare_str", needs_fastphx=False),
     Variant("scale", "phoenix-channels-python-client 0.4.1 (PyPI), once", "scale",
             needs_fastphx=False),
+    Variant("bare_picows", "bare picows loop (frame callback, counting)", "bare_picows",
+            needs_fastphx=False),
+    Variant("picows_lazy", "fastphx on picows, lazy payloads", "picows_lazy", target=1.2),
+    Variant("picows_read", "fastphx on picows, every payload read", "picows_read",
+            target=0.9),
+    Variant("picows_eager", "fastphx on picows, eager_payloads=True, every payload read",
+            "picows_eager"),
+    Variant("lazy_batch", "fastphx, lazy, batches(1024)", "lazy_batch"),
+    Variant("read_batch", "fastphx, every payload read, batches(1024)", "read_batch"),
+    Variant("picows_lazy_batch", "fastphx on picows, lazy, batches(1024)", "picows_lazy_batch"),
+    Variant("picows_read_batch", "fastphx on picows, every payload read, batches(1024)",
+            "picows_read_batch"),
+    *(Variant(f"{key}_uvloop", f"{label}, uvloop", key, {"FASTPHX_BENCH_UVLOOP": "1"})
+      for key, label in (("bare", "bare aiohttp loop"), ("lazy", "fastphx, lazy payloads"),
+                         ("read", "fastphx, every payload read"),
+                         ("picows_lazy", "fastphx on picows, lazy payloads"),
+                         ("picows_read", "fastphx on picows, every payload read"))),
 )
+#: ``--variants transports``: the set in docs/performance-transports.md.
+TRANSPORT_SET = ("bare,bare_picows,lazy,read,picows_lazy,picows_read,lazy_batch,read_batch,"
+                 "picows_lazy_batch,picows_read_batch,bare_uvloop,lazy_uvloop,read_uvloop,"
+                 "picows_lazy_uvloop,picows_read_uvloop")
 
 
 def start_server(impl: str) -> tuple[subprocess.Popen[str], str]:
@@ -188,14 +214,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--server", choices=("testing", "raw"), default="testing")
     parser.add_argument("--variants", default="bare,lazy,read,eager,py",
-                        help="comma-separated keys among " + ",".join(v.key for v in VARIANTS))
+                        help="comma-separated keys among " + ",".join(v.key for v in VARIANTS)
+                        + ", or 'transports'")
     parser.add_argument("--json", metavar="PATH",
                         help="also write the best rates as a docs/benchmarks.json chart group")
     parser.add_argument("--scale-python", metavar="PYTHON",
                         help="an interpreter with phoenix-channels-python-client installed: "
                              "also run that client once, against the raw server, for scale")
     args = parser.parse_args(argv)
-    keys = args.variants.split(",")
+    keys = (TRANSPORT_SET if args.variants == "transports" else args.variants).split(",")
     variants = tuple(v for v in VARIANTS if v.key in keys and v.key != "scale")
     if not fastphx_client_available():
         print("fastphx.Client not importable: measuring the bare loops only", file=sys.stderr)

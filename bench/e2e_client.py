@@ -19,7 +19,13 @@ Modes:
   consumer (parsed there, freed right after use).
 - ``lazy_receive`` / ``read_receive``: ``lazy`` / ``read`` with the reader taking every
   message through ``ws.receive()`` (its fast path off): the A/B of that fast path.
-Run ``lazy`` with ``FASTPHX_NO_EXTENSIONS=1`` in the environment for the pure-Python codec.
+- ``picows_lazy`` / ``picows_read`` / ``picows_eager``: the same on ``transport="picows"``.
+- ``lazy_batch`` / ``read_batch`` / ``picows_lazy_batch`` / ``picows_read_batch``: the
+  consumer reads ``client.pushes().batches(max_size=1024)`` instead of one push per await.
+- ``bare_picows``: picows' own frame callback counting messages (``get_payload_as_bytes``
+  of each, as fastphx does): picows' floor.
+Run ``lazy`` with ``FASTPHX_NO_EXTENSIONS=1`` in the environment for the pure-Python codec;
+any mode with ``FASTPHX_BENCH_UVLOOP=1`` runs on uvloop's event loop.
 """
 
 from __future__ import annotations
@@ -84,23 +90,68 @@ async def run_bare(url: str, count: int, topic: str, *, decode_text: bool,
     return seconds, cpu
 
 
+async def run_bare_picows(url: str, count: int, topic: str) -> tuple[float, float]:
+    """Receive ``count`` blasted pushes in picows' frame callback; return (seconds, cpu)."""
+    import picows
+
+    expected = count + 1  # the blast's reply plus every push
+    done = asyncio.get_running_loop().create_future()
+
+    class Listener(picows.WSListener):  # type: ignore[misc]
+        received = 0
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type is picows.WSMsgType.TEXT:
+                frame.get_payload_as_bytes()
+                self.received += 1
+                if self.received == expected and not done.done():
+                    done.set_result(None)
+
+    sep = "&" if "?" in url else "?"
+    transport, listener = await picows.ws_connect(Listener, url + sep + "vsn=2.0.0")
+    try:
+        transport.send(picows.WSMsgType.TEXT, orjson.dumps(["1", "1", topic, "phx_join", {}]))
+        listener.received -= 1  # the join reply is not counted
+        t0, c0 = time.perf_counter(), time.process_time()
+        transport.send(picows.WSMsgType.TEXT,
+                       orjson.dumps(["1", "2", topic, "blast", {"count": count}]))
+        await done
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        transport.disconnect()
+    return seconds, cpu
+
+
 async def run_fastphx(url: str, count: int, topic: str, *, eager: bool,
-                      read: bool = False) -> tuple[float, float]:
-    """Receive ``count`` blasted pushes via ``fastphx.Client.pushes()``; return (seconds, cpu)."""
+                      read: bool = False, transport: str = "aiohttp",
+                      batch: bool = False) -> tuple[float, float]:
+    """Receive ``count`` blasted pushes via ``fastphx.Client.pushes()`` (one per await, or
+    ``batches()``); return (seconds, cpu)."""
     import fastphx
 
-    async with fastphx.Client(url, topic=topic, eager_payloads=eager) as client:
+    async with fastphx.Client(url, topic=topic, eager_payloads=eager,
+                              transport=transport) as client:  # type: ignore[arg-type]
         t0, c0 = time.perf_counter(), time.process_time()
         # Push concurrently: with overflow="block" a full buffer would otherwise stall the reader.
         reply_task = asyncio.ensure_future(client.push(topic, "blast", {"count": count}))
         received = 0
-        async for push in client.pushes():
-            if push.event == "stream":
-                if read:
-                    push.payload  # noqa: B018  (reading it is what is measured)
-                received += 1
-                if received == count:
+        if batch:
+            async for pushes in client.pushes().batches(max_size=1024):
+                for push in pushes:
+                    if push.event == "stream":
+                        if read:
+                            push.payload  # noqa: B018  (reading it is what is measured)
+                        received += 1
+                if received >= count:
                     break
+        else:
+            async for push in client.pushes():
+                if push.event == "stream":
+                    if read:
+                        push.payload  # noqa: B018  (reading it is what is measured)
+                    received += 1
+                    if received == count:
+                        break
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         await reply_task
     return seconds, cpu
@@ -121,15 +172,25 @@ def main(argv: list[str] | None = None) -> None:
         from fastphx.codec import decode
 
         coro = run_bare(url, count, topic, decode_text=False, decode=decode)
-    elif mode in ("lazy", "eager", "read", "lazy_receive", "read_receive"):
-        if mode.endswith("_receive"):  # A/B: every message through ws.receive()
-            import fastphx.client
+    elif mode == "bare_picows":
+        coro = run_bare_picows(url, count, topic)
+    elif mode in ("lazy_receive", "read_receive"):  # A/B: every message through ws.receive()
+        import fastphx._transport_aiohttp
 
-            fastphx._transport_aiohttp.message_queue = lambda ws: None  # type: ignore[assignment]
+        fastphx._transport_aiohttp.message_queue = lambda ws: None  # type: ignore[assignment]
         base = mode.removesuffix("_receive")
-        coro = run_fastphx(url, count, topic, eager=(base == "eager"), read=(base != "lazy"))
+        coro = run_fastphx(url, count, topic, eager=False, read=(base != "lazy"))
     else:
-        raise SystemExit(f"unknown mode {mode!r}")
+        transport = "picows" if mode.startswith("picows_") else "aiohttp"
+        base = mode.removeprefix("picows_").removesuffix("_batch")
+        if base not in ("lazy", "eager", "read"):
+            raise SystemExit(f"unknown mode {mode!r}")
+        coro = run_fastphx(url, count, topic, eager=(base == "eager"), read=(base != "lazy"),
+                           transport=transport, batch=mode.endswith("_batch"))
+    if os.environ.get("FASTPHX_BENCH_UVLOOP") == "1":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     seconds, cpu = asyncio.run(asyncio.wait_for(coro, _TIMEOUT))
     impl = "-"
     if not mode.startswith("bare") or mode == "bare_decode":

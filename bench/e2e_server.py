@@ -11,7 +11,10 @@ blasts N pushes right after the join reply of a topic ``room:blast:N:<anything>`
 - ``testing``: ``fastphx.testing.PhoenixTestServer`` and its ``server.blast`` (the default).
 - ``raw``: a minimal aiohttp server that writes pre-built WebSocket frames straight to the
   transport in large batches; it needs nothing from fastphx, so it also serves as a check
-  that the test server's blast is not the bottleneck.
+  that the test server's blast is not the bottleneck. It also speaks the V1 JSON serializer
+  (``vsn=1.0.0``: object frames) for peers that know nothing else (supabase ``realtime``):
+  there a join of ``realtime:room:blast:N:*`` blasts N Supabase-style ``broadcast``
+  messages wrapping the same payload (``bench/e2e_peers.py``).
 """
 
 from __future__ import annotations
@@ -52,10 +55,21 @@ def _ws_frame(text: bytes) -> bytes:
     return header + text
 
 
-async def _raw_blast(ws: web.WebSocketResponse, join_ref: Any, topic: str, count: int) -> None:
+def _blast_text(join_ref: Any, topic: str, v1: bool) -> bytes:
+    """One blasted push: V2 ``[join_ref, null, topic, "stream", payload]``, or V1 a
+    Supabase broadcast object wrapping the same payload."""
+    if v1:
+        return orjson.dumps({"topic": topic, "event": "broadcast", "ref": None,
+                             "join_ref": join_ref, "payload": {
+                                 "type": "broadcast", "event": "stream",
+                                 "payload": BLAST_PAYLOAD}})
+    return orjson.dumps([join_ref, None, topic, "stream", BLAST_PAYLOAD])
+
+
+async def _raw_blast(ws: web.WebSocketResponse, join_ref: Any, topic: str, count: int,
+                     v1: bool = False) -> None:
     """Write ``count`` pre-encoded pushes to ``ws`` in batches, waiting for drains."""
-    text = orjson.dumps([join_ref, None, topic, "stream", BLAST_PAYLOAD])
-    frame = _ws_frame(text)
+    frame = _ws_frame(_blast_text(join_ref, topic, v1))
     writer: Any = ws._writer  # the bench reaches under aiohttp to write batches directly
     transport = writer.transport
     protocol = writer.protocol
@@ -74,6 +88,7 @@ def _blast_count(event: str, topic: str, payload: Any) -> int:
     ``room:blast:N:*`` (for clients with no push API), else 0."""
     if event == "blast":
         return int(payload["count"])
+    topic = topic.removeprefix("realtime:")
     if event == "phx_join" and topic.startswith("room:blast:"):
         return int(topic.split(":")[2])
     return 0
@@ -83,16 +98,24 @@ async def _raw_handler(request: web.Request) -> web.WebSocketResponse:
     """Serve one raw-protocol socket: joins, heartbeats and blasts."""
     ws = web.WebSocketResponse(compress=False, max_msg_size=0)
     await ws.prepare(request)
+    v1 = request.query.get("vsn") == "1.0.0"
     tasks: set[asyncio.Task[None]] = set()
     async for msg in ws:
         if msg.type is not WSMsgType.TEXT:
             continue
-        join_ref, ref, topic, event, payload = orjson.loads(msg.data)
         reply = {"status": "ok", "response": {}}
-        await ws.send_str(orjson.dumps([join_ref, ref, topic, "phx_reply", reply]).decode())
+        if v1:
+            obj = orjson.loads(msg.data)
+            join_ref, ref, topic, event, payload = (obj.get("join_ref"), obj.get("ref"),
+                                                    obj["topic"], obj["event"], obj["payload"])
+            await ws.send_str(orjson.dumps({"topic": topic, "event": "phx_reply", "ref": ref,
+                                            "join_ref": join_ref, "payload": reply}).decode())
+        else:
+            join_ref, ref, topic, event, payload = orjson.loads(msg.data)
+            await ws.send_str(orjson.dumps([join_ref, ref, topic, "phx_reply", reply]).decode())
         count = _blast_count(event, topic, payload)
         if count:
-            task = asyncio.create_task(_raw_blast(ws, join_ref, topic, count))
+            task = asyncio.create_task(_raw_blast(ws, join_ref, topic, count, v1))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     return ws

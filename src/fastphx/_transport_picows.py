@@ -86,9 +86,12 @@ class PicowsConnection(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         """Hot path: a whole data message while nothing is queued goes straight in."""
-        if frame.fin and not self._paused:
+        if frame.fin:
             mtype = frame.msg_type
             if mtype is TEXT or mtype is BINARY:
+                if self._paused:  # keep the order: after what is queued
+                    self._pending.append((frame.get_payload_as_bytes(), mtype is BINARY))
+                    return
                 try:
                     if self._handle(frame.get_payload_as_bytes(), mtype is BINARY):  # type: ignore[misc]
                         self._overflow = True
