@@ -61,14 +61,19 @@ class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 class PicowsConnection(WSListener):
     """One picows WebSocket behind the seam (``_transport.Connection``)."""
 
+    __slots__ = ("_disconnected", "_error", "_fragments", "_fragments_binary", "_handle",
+                 "_max", "_overflow", "_paused", "_pending", "_transport", "_wake",
+                 "_writable", "close_code", "too_big")
+
     def __init__(self, max_message_size: int | None) -> None:
         self.close_code: int | None = None
         self.too_big = False
         self._max = max_message_size
         self._transport: WSTransport | None = None
         self._handle: Handler | None = None
-        # Queued (data, binary) while paused: before run(), or past a bound until drained.
-        self._pending: deque[tuple[bytes, bool]] = deque()
+        # Queued while paused (before run(), or past a bound until drained): a TEXT
+        # message's bytes, or (bytes, True) for a BINARY one.
+        self._pending: deque[Any] = deque()
         self._paused = True
         self._overflow = False  # the hot path returned True: run() awaits overflowed()
         self._fragments: bytearray | None = None
@@ -85,20 +90,18 @@ class PicowsConnection(WSListener):
         transport.underlying_transport.pause_reading()  # until run() delivers
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        """Hot path: a whole data message while nothing is queued goes straight in."""
-        if frame.fin:
-            mtype = frame.msg_type
-            if mtype is TEXT or mtype is BINARY:
-                if self._paused:  # keep the order: after what is queued
-                    self._pending.append((frame.get_payload_as_bytes(), mtype is BINARY))
-                    return
-                try:
-                    if self._handle(frame.get_payload_as_bytes(), mtype is BINARY):  # type: ignore[misc]
-                        self._overflow = True
-                        self._pause()
-                except Exception as exc:  # a bug must not leave the socket unread
-                    self._fail(exc)
+        """Hot path: a whole TEXT message goes straight in, or after what is queued."""
+        if frame.msg_type is TEXT and frame.fin:
+            if self._paused:  # keep the order: after what is queued
+                self._pending.append(frame.get_payload_as_bytes())
                 return
+            try:
+                if self._handle(frame.get_payload_as_bytes(), False):  # type: ignore[misc]
+                    self._overflow = True
+                    self._pause()
+            except Exception as exc:  # a bug must not leave the socket unread
+                self._fail(exc)
+            return
         self._slow_frame(frame)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
@@ -160,7 +163,7 @@ class PicowsConnection(WSListener):
 
     def _deliver(self, data: bytes, binary: bool) -> None:
         if self._paused:
-            self._pending.append((data, binary))
+            self._pending.append((data, True) if binary else data)
             return
         try:
             if self._handle(data, binary):  # type: ignore[misc]
@@ -215,8 +218,8 @@ class PicowsConnection(WSListener):
                 self._overflow = False
                 await overflowed()
             while pending:
-                data, binary = pending.popleft()
-                if handle(data, binary):
+                item = pending.popleft()
+                if handle(item, False) if item.__class__ is bytes else handle(item[0], True):
                     await overflowed()
             if self._error is not None:
                 raise self._error

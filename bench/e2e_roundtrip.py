@@ -1,0 +1,151 @@
+"""Round trip: push -> reply latency and pipelined pushes with replies, against a bare echo.
+
+``python bench/e2e_roundtrip.py [--count 20000] [--window 256] [--repeat 3]``
+
+The raw server (``bench/e2e_server.py --impl raw``) answers every frame with an ok reply.
+Each client runs in its own process (``python bench/e2e_roundtrip.py --client MODE URL``):
+
+- ``bare``: a bare aiohttp WebSocket sending V2 push frames and reading the replies (the
+  floor: no reply matching, no futures).
+- ``fastphx`` / ``fastphx_picows``: ``client.push(topic, "echo", {"n": i})`` on each
+  transport.
+
+Two measures per client: latency, ``--count`` pushes one after another (p50 and p99 of each
+push -> reply); pipelined, ``--count`` pushes with at most ``--window`` in flight (replies per
+second, and client CPU per reply). Best of ``--repeat`` alternating runs (p50/p99: the run with
+the least p50); ratios to the bare loop of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import e2e
+
+__all__ = ["main"]
+
+MODES = ("bare", "fastphx", "fastphx_picows")
+
+
+def _frame(ref: int, topic: str) -> str:
+    return json.dumps(["1", str(ref), topic, "echo", {"n": ref}])
+
+
+async def _bare(url: str, count: int, window: int, topic: str) -> dict[str, Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(url + "?vsn=2.0.0", decode_text=False) as ws:
+        await ws.send_str(json.dumps(["1", "1", topic, "phx_join", {}]))
+        await ws.receive()
+        lat = []
+        for i in range(count):
+            t = time.perf_counter()
+            await ws.send_str(_frame(i + 2, topic))
+            await ws.receive()
+            lat.append(time.perf_counter() - t)
+        t0, c0 = time.perf_counter(), time.process_time()
+        sent = received = 0
+        while received < count:
+            while sent < count and sent - received < window:
+                await ws.send_str(_frame(sent + count + 2, topic))
+                sent += 1
+            await ws.receive()
+            received += 1
+        return {"lat": lat, "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+
+
+async def _fastphx(url: str, count: int, window: int, topic: str,
+                   transport: str) -> dict[str, Any]:
+    import fastphx
+
+    async with fastphx.Client(url, topic=topic, transport=transport) as client:  # type: ignore[arg-type]
+        lat = []
+        for i in range(count):
+            t = time.perf_counter()
+            await client.push(topic, "echo", {"n": i})
+            lat.append(time.perf_counter() - t)
+        t0, c0 = time.perf_counter(), time.process_time()
+        gate = asyncio.Semaphore(window)
+
+        async def one(i: int) -> None:
+            async with gate:
+                await client.push(topic, "echo", {"n": i})
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return {"lat": lat, "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+
+
+def client_main(mode: str, url: str, count: int, window: int) -> None:
+    """One client run; print its JSON line (p50, p99 in µs; pipelined rate and CPU)."""
+    topic = f"room:rt:{os.getpid()}"
+    if mode == "bare":
+        coro = _bare(url, count, window, topic)
+    else:
+        coro = _fastphx(url, count, window, topic,
+                        "picows" if mode == "fastphx_picows" else "aiohttp")
+    r = asyncio.run(coro)
+    lat = sorted(r["lat"])
+    print(json.dumps({"mode": mode, "p50": lat[len(lat) // 2] * 1e6,
+                      "p99": lat[int(len(lat) * 0.99)] * 1e6,
+                      "rate": count / r["seconds"], "cpu_us": r["cpu"] / count * 1e6}),
+          flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every mode ``--repeat`` times alternating; print the markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--window", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--client", nargs=2, metavar=("MODE", "URL"))
+    args = parser.parse_args(argv)
+    if args.client:
+        client_main(args.client[0], args.client[1], args.count, args.window)
+        return 0
+    runs: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
+    proc, url = e2e.start_server("raw")
+    try:
+        for _ in range(args.repeat):
+            for mode in MODES:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--count", str(args.count), "--window",
+                     str(args.window), "--client", mode, url],
+                    capture_output=True, text=True, timeout=600)
+                if out.returncode != 0:
+                    print(f"  {mode}: failed: {out.stderr.strip()[-300:]}", file=sys.stderr)
+                    continue
+                runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(f"  {mode}: {runs[mode][-1]}", file=sys.stderr)
+    finally:
+        e2e.stop_server(proc)
+    best = {m: min(r, key=lambda x: x["p50"]) for m, r in runs.items() if r}
+    rate = {m: max(x["rate"] for x in r) for m, r in runs.items() if r}
+    cpu = {m: min(x["cpu_us"] for x in r) for m, r in runs.items() if r}
+    base = "bare"
+    print(f"raw server, {args.count:,} pushes, window {args.window}, best of {args.repeat}, "
+          f"python {sys.version.split()[0]}")
+    print("| client | p50 µs | p99 µs | vs bare (p50) | pipelined replies/s | vs bare | "
+          "CPU µs/reply | vs bare (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    labels = {"bare": "bare aiohttp echo loop", "fastphx": "fastphx, aiohttp",
+              "fastphx_picows": "fastphx, picows"}
+    for m in best:
+        print(f"| {labels[m]} | {best[m]['p50']:.0f} | {best[m]['p99']:.0f} | "
+              f"{best[base]['p50'] / best[m]['p50']:.2f}x | {rate[m]:,.0f} | "
+              f"{rate[m] / rate[base]:.2f}x | {cpu[m]:.1f} | {cpu[base] / cpu[m]:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
