@@ -94,10 +94,11 @@ TRANSPORT_SET = ("bare,bare_picows,lazy,read,picows_lazy,picows_read,lazy_batch,
                  "picows_lazy_uvloop,picows_read_uvloop")
 
 
-def start_server(impl: str) -> tuple[subprocess.Popen[str], str]:
-    """Start the blast server process; return it and the URL it printed."""
+def start_server(impl: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """Start the blast server process (``extra``: more e2e_server.py arguments); return it
+    and the URL it printed."""
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "e2e_server.py"), "--impl", impl],
+        [sys.executable, str(HERE / "e2e_server.py"), "--impl", impl, *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None

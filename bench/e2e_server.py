@@ -133,11 +133,11 @@ async def _serve_raw(port: int) -> tuple[str, Any]:
     return f"ws://127.0.0.1:{bound}/socket/websocket", runner.cleanup
 
 
-async def _serve_testing(port: int) -> tuple[str, Any]:
+async def _serve_testing(port: int, max_channels: int = 100) -> tuple[str, Any]:
     """Start a ``fastphx.testing.PhoenixTestServer`` with a ``blast`` handler."""
     from fastphx.testing import PhoenixTestServer
 
-    server = PhoenixTestServer(port=port)
+    server = PhoenixTestServer(port=port, max_channels=max_channels)
     tasks: set[asyncio.Task[Any]] = set()
 
     async def blast(ctx: Any, payload: Any) -> Any:
@@ -154,10 +154,12 @@ async def _serve_testing(port: int) -> tuple[str, Any]:
     return server.url, server.stop
 
 
-async def _run(impl: str, port: int) -> None:
+async def _run(impl: str, port: int, max_channels: int) -> None:
     """Serve until stdin reaches EOF or SIGTERM/SIGINT arrives."""
-    start = _serve_raw if impl == "raw" else _serve_testing
-    url, stop = await start(port)
+    if impl == "raw":
+        url, stop = await _serve_raw(port)
+    else:
+        url, stop = await _serve_testing(port, max_channels)
     print(url, flush=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -173,8 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impl", choices=("testing", "raw"), default="testing")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--max-channels", type=int, default=100,
+                        help="the testing server's channels per connection (100)")
     args = parser.parse_args(argv)
-    asyncio.run(_run(args.impl, args.port))
+    asyncio.run(_run(args.impl, args.port, args.max_channels))
 
 
 if __name__ == "__main__":

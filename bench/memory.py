@@ -50,11 +50,11 @@ async def _measure(measure: str, transport: str, url: str, n: int) -> dict[str, 
     held: list[Any] = []
     warm = fastphx.Client(url, topic="room:warm", transport=transport)  # type: ignore[arg-type]
     await warm.connect()  # imports, first-use caches: not counted
-    session = aiohttp.ClientSession()
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     rss0 = _rss()
     tracemalloc.start()
     if measure == "bare":
-        for i in range(n):
+        for _ in range(n):
             held.append(await session.ws_connect(url + "?vsn=2.0.0"))
     elif measure == "connection":
         for i in range(n):
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         measure, transport, url = args.client
         print(json.dumps(asyncio.run(_measure(measure, transport, url, args.n))), flush=True)
         return 0
-    proc, url = e2e.start_server("testing")
+    proc, url = e2e.start_server("testing", "--max-channels", str(args.n + 10))
     rows = []
     try:
         for measure, transport in MEASURES:

@@ -567,21 +567,17 @@ class Client:
         layer costs per message, and the closure's cells are cheaper than attribute loads
         (measured by bench/e2e.py and bench/e2e_instructions.py). The delivery rules it
         applies inline are those of ``_delivery.py``; past a bound ``_overflowed`` decides."""
+        # Few cells on purpose: each is copied into every call's frame (measured).
         decode_text = self._decode
         proto = self._proto
-        route = proto.receive_frame
         channels_get = proto.channels.get
-        control = _CONTROL_EVENTS
         delivery = self._delivery
-        block = delivery.block
-        malformed_frame = self._malformed_frame
-        after_input = self._after_input
 
         def handle(data: Any, binary: bool) -> bool:
             try:
                 frame = decode_binary(data) if binary else decode_text(data)
             except FrameDecodeError as exc:
-                malformed_frame(data, exc)
+                self._malformed_frame(data, exc)
                 return False
             # Inline copy of ClientProtocol.receive_frame's push branch (a method call per
             # message is measurable): a push (no ref) on a known topic whose join_ref is
@@ -589,11 +585,11 @@ class Client:
             channel = None if frame.ref is not None else channels_get(frame.topic)
             join_ref = frame.join_ref
             if (channel is None or (join_ref is not None and join_ref != channel.join_ref)
-                    or frame.event in control):
-                push = route(frame)
+                    or frame.event in _CONTROL_EVENTS):
+                push = proto.receive_frame(frame)
                 if push is None:
                     if proto._events:
-                        after_input()
+                        self._after_input()
                     return False
             else:
                 proto._activity = True
@@ -604,7 +600,7 @@ class Client:
                     continue
                 buf = sub._buf
                 if len(buf) >= sub._cap:
-                    if not block:
+                    if not delivery.block:
                         if delivery.drop(sub, push):
                             continue
                     else:  # spill: kept in order, counted in bytes (_delivery.py)
