@@ -89,7 +89,8 @@ VARIANTS: tuple[Variant, ...] = (
                          ("picows_read", "fastphx on picows, every payload read"))),
 )
 #: ``--variants transports``: the set in docs/performance-transports.md.
-TRANSPORT_SET = ("bare,bare_picows,lazy,read,picows_lazy,picows_read,lazy_batch,read_batch,"
+TRANSPORT_SET = ("bare,bare_picows,lazy,read,eager,picows_lazy,picows_read,picows_eager,lazy_batch,"
+                 "read_batch,"
                  "picows_lazy_batch,picows_read_batch,bare_uvloop,lazy_uvloop,read_uvloop,"
                  "picows_lazy_uvloop,picows_read_uvloop")
 

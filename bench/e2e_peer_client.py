@@ -12,7 +12,8 @@ defaults.
 Peers:
 - ``fastphx`` / ``fastphx_picows``: ``fastphx.Client(transport=...)``, ``pushes()``, lazy
   payloads; ``fastphx_read`` / ``fastphx_picows_read``: every payload read.
-- ``pcpc``: PyPI ``phoenix-channels-python-client`` (its topic callback; payloads decoded).
+- ``pcpc``: PyPI ``phoenix-channels-python-client`` (its topic callback; payloads decoded);
+  ``pcpc_sized``: the same with its per-topic queue sized to hold the whole blast.
 - ``realtime``: PyPI supabase ``realtime`` (V1 JSON serializer, ``vsn=1.0.0``: the server
   sends Supabase ``broadcast`` messages wrapping the same payload; ``on_broadcast``).
 The last two need an interpreter where they are installed (``--peer-python``).
@@ -21,6 +22,7 @@ The last two need an interpreter where they are installed (``--peer-python``).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -86,14 +88,16 @@ async def run_fastphx(url: str, tally: Tally, topic: str, transport: str,
         await client.close()
 
 
-async def run_pcpc(url: str, tally: Tally, topic: str) -> None:
+async def run_pcpc(url: str, tally: Tally, topic: str, sized: bool) -> None:
     from phoenix_channels_python_client import PHXChannelsClient  # type: ignore[import-not-found]
 
     async def on_message(message: Any) -> None:
         if message.event == "stream":
             tally.one()
 
-    async with PHXChannelsClient(url, api_key="bench") as client:
+    # Its per-topic queue drops past max_topic_queue_size (default 1000): ``sized`` holds all.
+    options = {"max_topic_queue_size": tally.count + 16} if sized else {}
+    async with PHXChannelsClient(url, api_key="bench", **options) as client:
         await client.subscribe_to_topic(topic, on_message)
         await tally.wait()
 
@@ -116,6 +120,10 @@ def main() -> None:
     """Run one peer once and print its JSON line."""
     peer, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     topic = f"room:blast:{count}:{os.getpid()}"
+    # Imported before the clock starts (node's imports are done before its clock too).
+    importlib.import_module({"pcpc": "phoenix_channels_python_client",
+                             "pcpc_sized": "phoenix_channels_python_client",
+                             "realtime": "realtime"}.get(peer, "fastphx"))
 
     async def run() -> tuple[Tally, float, float]:
         tally = Tally(count)
@@ -124,7 +132,8 @@ def main() -> None:
             "fastphx_read": lambda: run_fastphx(url, tally, topic, "aiohttp", True),
             "fastphx_picows": lambda: run_fastphx(url, tally, topic, "picows", False),
             "fastphx_picows_read": lambda: run_fastphx(url, tally, topic, "picows", True),
-            "pcpc": lambda: run_pcpc(url, tally, topic),
+            "pcpc": lambda: run_pcpc(url, tally, topic, False),
+            "pcpc_sized": lambda: run_pcpc(url, tally, topic, True),
             "realtime": lambda: run_realtime(url, tally, topic),
         }
         t0, c0 = time.perf_counter(), time.process_time()

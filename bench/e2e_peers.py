@@ -42,6 +42,7 @@ PEERS: dict[str, tuple[str, bool]] = {
     "fastphx_picows": ("fastphx, picows, lazy payloads", False),
     "fastphx_picows_read": ("fastphx, picows, every payload read", False),
     "pcpc": ("phoenix-channels-python-client 0.4.1 (defaults)", True),
+    "pcpc_sized": ("phoenix-channels-python-client 0.4.1 (queue sized to the blast)", True),
     "realtime": ("supabase realtime (V1 JSON, broadcast)", True),
 }
 
