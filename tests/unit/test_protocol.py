@@ -26,8 +26,10 @@ from fastphx.protocol import (
     ChannelState,
     ClientProtocol,
     Closed,
+    Connected,
     ConnectionDead,
     DialDue,
+    Disconnected,
     PushFailed,
     ReconnectScheduled,
     Rejoined,
@@ -92,7 +94,8 @@ def test_join_reply_connects_and_resolves_waiter() -> None:
     proto.connection_made(0.0)
     (join,) = sent(proto)
     assert proto.receive_frame(reply(join, response={"a": 1})) is None
-    assert proto.events_received() == [ReplyReceived("w", Reply("ok", {"a": 1}))]
+    assert proto.events_received() == [ReplyReceived("w", Reply("ok", {"a": 1})),
+                                       Connected(first=True)]
     assert proto.channels["room:1"].state is ChannelState.JOINED
     assert proto.status is Status.CONNECTED
 
@@ -343,9 +346,10 @@ def test_connection_lost_fails_in_flight_and_schedules_reconnect() -> None:
     sent(proto)
     proto.connection_lost(2.0, 1006)
     events = proto.events_received()
-    assert isinstance(events[0], PushFailed)
-    assert isinstance(events[0].error, ConnectionLostError)
-    assert events[1] == ReconnectScheduled(1, 2.5)
+    assert events[0] == Disconnected(1006)
+    assert isinstance(events[1], PushFailed)
+    assert isinstance(events[1].error, ConnectionLostError)
+    assert events[2] == ReconnectScheduled(1, 2.5)
     assert proto.status is Status.RECONNECTING
     proto.handle_timeout(2.5)
     assert proto.events_received() == [DialDue(1)]
@@ -367,7 +371,7 @@ def test_reconnect_rejoins_every_channel_with_new_join_ref() -> None:
     assert rejoin.payload == {"p": 1}
     assert proto.status is Status.CONNECTING
     proto.receive_frame(reply(rejoin, response={"w": 2}))
-    assert proto.events_received() == [Rejoined("room:1", {"w": 2})]
+    assert proto.events_received() == [Rejoined("room:1", {"w": 2}), Connected(first=False)]
     assert str(proto.status) == "connected"
 
 
