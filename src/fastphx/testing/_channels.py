@@ -14,7 +14,7 @@ from ._connection import Channel, Inbound, ServerConnection
 from ._context import ChannelContext
 from ._handlers import NO_REPLY, ServerReply, StopChannel, call, status_of
 from ._routes import Route
-from ._wire import WireRef, binary_reply, text_frame, text_reply
+from ._wire import WireRef, binary_reply
 
 if TYPE_CHECKING:
     from .server import PhoenixTestServer
@@ -26,13 +26,19 @@ log = logging.getLogger("fastphx.testing")
 
 async def reply(server: PhoenixTestServer, conn: ServerConnection, join_ref: WireRef,
                 ref: WireRef, topic: str, status: str, response: Any) -> None:
-    """Write a ``phx_reply`` (binary kind 1 if ``response`` is bytes), after ``reply_delay``."""
+    """Write a ``phx_reply`` (binary kind 1 if ``response`` is bytes), after ``reply_delay``.
+
+    A ``None`` response is sent as ``{}`` (Phoenix's ``{:reply, :ok, socket}``), or as
+    ``null`` (``{:reply, {:ok, nil}, socket}``) when the server has ``none_reply="null"``.
+    """
     if server.reply_delay > 0:
         await asyncio.sleep(server.reply_delay)
     if isinstance(response, bytes | bytearray | memoryview):
-        conn.write(binary_reply(join_ref, ref, topic, status, bytes(response)), binary=True)
+        conn.send_binary(binary_reply(join_ref, ref, topic, status, bytes(response)))
     else:
-        conn.write(text_reply(join_ref, ref, topic, status, response))
+        if response is None and server.none_reply == "{}":
+            response = {}
+        conn.send_reply(join_ref, ref, topic, status, response)
 
 
 async def unmatched(server: PhoenixTestServer, conn: ServerConnection, msg: Inbound) -> None:
@@ -48,13 +54,13 @@ async def join(server: PhoenixTestServer, conn: ServerConnection, msg: Inbound,
     route = server._routes.match(msg.topic)
     if route is None or route.join is None:
         await unmatched(server, conn, msg)
-    elif len(conn._channels) >= server.max_channels:
+    elif server.max_channels is not None and len(conn._channels) >= server.max_channels:
         await reply(server, conn, msg.join_ref, msg.ref, msg.topic, "error",
                     {"reason": "too many channels joined"})
     else:
         await _run_join(server, conn, msg, route)
     if old is not None:
-        conn.write(text_frame(old.join_ref, old.join_ref, old.topic, "phx_close", {}))
+        conn.send(old.join_ref, old.join_ref, old.topic, "phx_close", {})
 
 
 async def _run_join(server: PhoenixTestServer, conn: ServerConnection, msg: Inbound,
@@ -116,7 +122,7 @@ async def _handle_in(server: PhoenixTestServer, conn: ServerConnection, channel:
                      msg: Inbound) -> None:
     """Call the event's handler; reply, stay silent, stop or crash the channel."""
     handler = channel.route.handler(msg.event)
-    ctx = ChannelContext(server, conn, channel, msg.ref)
+    ctx = ChannelContext(server, conn, channel, msg.ref, msg.event)
     try:
         if handler is None:  # a Phoenix channel with no matching handle_in clause crashes
             raise LookupError(f"no handler for {msg.event!r} on {msg.topic!r}")
@@ -150,13 +156,18 @@ def drop_channel(server: PhoenixTestServer, conn: ServerConnection, channel: Cha
 
 def end_channel(server: PhoenixTestServer, conn: ServerConnection, channel: Channel,
                 event: str) -> None:
-    """End a channel: ``phx_close`` (stop, leave) or ``phx_error`` (crash), ref = join_ref."""
+    """End a channel: ``phx_close`` (stop, leave) or ``phx_error`` (crash), ref = join_ref.
+
+    ``phx_error`` carries the profile's payload: ``{}`` (1.7), ``{"reason": "channel_crash"}``
+    (1.8.10+).
+    """
     if channel.closed:
         return
     channel.closed = True
     if conn._channels.get(channel.topic) is channel:
         del conn._channels[channel.topic]
-    conn.write(text_frame(channel.join_ref, channel.join_ref, channel.topic, event, {}))
+    payload = server.profile.crash_payload if event == "phx_error" else {}
+    conn.send(channel.join_ref, channel.join_ref, channel.topic, event, payload)
     server._presence.untrack_owner(channel)
     server._hub.notify()
 

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ._routes import Route
-from ._wire import WireRef, ws_frame
+from ._wire import V2, Serializer, WireRef, ws_frame
 
 __all__ = ["Channel", "Inbound", "ServerConnection"]
 
@@ -34,7 +34,7 @@ class Inbound:
 
 @dataclass(eq=False)
 class Channel:
-    """A joined (or joining) topic on one connection.
+    """A joined (or joining) topic on one connection (``topic`` as the client sent it).
 
     Like a Phoenix channel process, it handles its messages in order in its own task
     (``worker``), so a slow handler does not hold up heartbeats or other channels.
@@ -56,14 +56,18 @@ class ServerConnection:
 
     ``id``, ``params`` (connect params without ``vsn``), ``token`` (from the
     ``Sec-WebSocket-Protocol`` header, or None), ``topics`` ({topic: join_ref}),
-    ``assigns`` (a dict for handlers' own per-connection state, like ``socket.assigns``).
+    ``assigns`` (a dict for handlers' own per-connection state, like ``socket.assigns``),
+    ``vsn`` (1 or 2: the serializer the client asked for).
     """
 
     def __init__(self, conn_id: str, params: dict[str, str], token: str | None,
-                 ws: web.WebSocketResponse, request: web.Request) -> None:
+                 ws: web.WebSocketResponse, request: web.Request, *,
+                 serializer: Serializer = V2) -> None:
         self.id = conn_id
         self.params = params
         self.token = token
+        self.serializer = serializer
+        self.vsn = serializer.vsn
         self.assigns: dict[str, Any] = {}
         self.ws = ws
         self._transport = request.transport
@@ -86,6 +90,21 @@ class ServerConnection:
     def write(self, payload: bytes, binary: bool = False) -> bool:
         """Write one WebSocket frame now; return False (and drop it) if the socket is closing."""
         return self.write_framed(ws_frame(payload, binary))
+
+    def send(self, join_ref: WireRef, ref: WireRef, topic: Any, event: Any, payload: Any, *,
+             ordered: bool = False) -> bool:
+        """Write a message in this connection's serializer; False if the socket is closing."""
+        return self.write(self.serializer.message(join_ref, ref, topic, event, payload,
+                                                  ordered=ordered))
+
+    def send_reply(self, join_ref: WireRef, ref: WireRef, topic: Any, status: str,
+                   response: Any) -> bool:
+        """Write a ``phx_reply`` in this connection's serializer; False if it is closing."""
+        return self.write(self.serializer.reply(join_ref, ref, topic, status, response))
+
+    def send_binary(self, data: bytes) -> bool:
+        """Write one BINARY frame; False (nothing sent) on a V1 connection, which has none."""
+        return self.serializer.binary and self.write(data, binary=True)
 
     def write_framed(self, data: bytes) -> bool:
         """Write pre-framed WebSocket bytes (whole frames only); False if the socket is closing."""

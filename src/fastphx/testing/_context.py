@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._connection import Channel, ServerConnection
-from ._wire import WireRef, binary_push, text_frame
+from ._wire import WireRef, binary_push, require_map
 
 if TYPE_CHECKING:
     from .server import PhoenixTestServer
@@ -18,19 +18,21 @@ class ChannelContext:
     """What a join or ``handle_in`` handler sees: the topic, refs, params and actions.
 
     ``ref`` is the ref of the message being handled, exactly as the client sent it (a str,
-    or an int if the client sent an integer). Side effects called while a join handler runs
-    (push, broadcast, track...) are sent right after the join reply, as Phoenix apps do with
-    ``send(self(), :after_join)``.
+    or an int if the client sent an integer); ``event`` is its event (``"phx_join"`` in a
+    join handler; what a ``"*"`` handler was called for). Side effects called while a join
+    handler runs (push, broadcast, track...) are sent right after the join reply, as Phoenix
+    apps do with ``send(self(), :after_join)``.
     """
 
     def __init__(self, server: PhoenixTestServer, connection: ServerConnection,
-                 channel: Channel, ref: WireRef) -> None:
+                 channel: Channel, ref: WireRef, event: Any = "phx_join") -> None:
         self.server = server
         self.connection = connection
         self._channel = channel
         self.topic = channel.topic
         self.join_ref = channel.join_ref
         self.ref = ref
+        self.event = event
         self.params = channel.params
 
     def _effect(self, action: Callable[[], object]) -> None:
@@ -43,19 +45,28 @@ class ChannelContext:
             action()
 
     async def push(self, event: str, payload: Any) -> None:
-        """Push ``event`` to this client with this channel's join_ref (ref null)."""
-        data = text_frame(self.join_ref, None, self.topic, event, payload)
-        self._effect(lambda: self.connection.write(data))
+        """Push ``event`` to this client with this channel's join_ref (ref null).
+
+        Raises ``TypeError`` if ``payload`` is not a dict (Phoenix's ``push/3`` takes a map):
+        raised in a handler, it crashes the channel as in Phoenix.
+        """
+        require_map(payload, "push")
+        self._effect(lambda: self.connection.send(self.join_ref, None, self.topic, event,
+                                                  payload))
 
     async def push_binary(self, event: str, data: bytes) -> None:
-        """Push a binary event (kind 0) to this client."""
+        """Push a binary event (kind 0) to this client (nothing on a V1 connection)."""
         frame = binary_push(self.join_ref, self.topic, event, data)
-        self._effect(lambda: self.connection.write(frame, binary=True))
+        self._effect(lambda: self.connection.send_binary(frame))
 
     async def broadcast(self, event: str, payload: Any) -> None:
-        """Send ``event`` to every connection joined to this topic (null join_ref)."""
-        data = text_frame(None, None, self.topic, event, payload)
-        self._effect(lambda: self.server._hub.write_topic(self.topic, data))
+        """Send ``event`` to every connection joined to this topic (null join_ref).
+
+        Raises ``TypeError`` if ``payload`` is not a dict: in a handler that crashes the
+        channel (``phx_error``), as a non-map broadcast does in Phoenix.
+        """
+        require_map(payload, "broadcast")
+        self._effect(lambda: self.server._hub.broadcast(self.topic, event, payload))
 
     async def reply(self, ref: WireRef, status: str, response: Any = None) -> None:
         """Send a late reply to the message with ``ref`` (after a handler returned NO_REPLY)."""
@@ -65,11 +76,15 @@ class ChannelContext:
             await reply(self.server, self.connection, self.join_ref, ref, self.topic,
                         status, response)
 
-    def track(self, key: str, meta: dict[str, Any]) -> None:
-        """Track ``key`` with ``meta`` on this topic (owned by this channel): this client gets
-        ``presence_state``, everyone on the topic gets ``presence_diff``."""
-        self._effect(lambda: self.server._presence.track(self.topic, key, meta, self._channel,
-                                                         self.connection))
+    def track(self, key: str, meta: dict[str, Any], *, state_first: bool | None = None) -> None:
+        """Track ``key`` with ``meta`` on this topic (owned by this channel): everyone on the
+        topic gets ``presence_diff`` and this client ``presence_state``, after its diff as
+        Phoenix does (``state_first=True``: before; None: the server's ``presence_order``)."""
+        if state_first is None:
+            state_first = self.server.presence_order == "state_first"
+        first = state_first
+        self._effect(lambda: self.server._presence.track(
+            self.topic, key, meta, self._channel, self.connection, state_first=first))
 
     def untrack(self, key: str) -> None:
         """Untrack this channel's metas of ``key``: everyone on the topic gets a leave diff."""
@@ -91,3 +106,4 @@ class ChannelContext:
         from ._channels import end_channel
 
         self._effect(lambda: end_channel(self.server, self.connection, self._channel, event))
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from ..codec import Frame
 from ._connection import Channel, ServerConnection
@@ -79,7 +80,23 @@ class Hub:
                 found.append((conn, channel))
         return found
 
-    def write_topic(self, topic: str, data: bytes, binary: bool = False) -> int:
-        """Write one frame to every connection joined to ``topic``; return how many got it."""
-        framed = ws_frame(data, binary)
-        return sum(conn.write_framed(framed) for conn, _ in self.subscribers(topic))
+    def broadcast(self, topic: str, event: Any, payload: Any, *, ordered: bool = False) -> int:
+        """Write a null-join_ref message to every joiner of ``topic``, encoded once per
+        serializer; return how many got it."""
+        framed: dict[int, bytes] = {}
+        sent = 0
+        for conn, _ in self.subscribers(topic):
+            data = framed.get(conn.vsn)
+            if data is None:
+                message = conn.serializer.message(None, None, topic, event, payload,
+                                                  ordered=ordered)
+                data = framed[conn.vsn] = ws_frame(message)
+            sent += conn.write_framed(data)
+        return sent
+
+    def write_binary(self, topic: str, data: bytes) -> int:
+        """Write one BINARY frame to every joiner of ``topic`` whose serializer has binary
+        frames (V1 has none); return how many got it."""
+        framed = ws_frame(data, binary=True)
+        return sum(conn.write_framed(framed) for conn, _ in self.subscribers(topic)
+                   if conn.serializer.binary)

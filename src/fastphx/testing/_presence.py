@@ -2,6 +2,13 @@
 
 Each tracked meta gets a fresh ``phx_ref`` and belongs to the channel that tracked it
 (None: tracked by the server); when that channel ends, its metas leave with a diff.
+
+A channel that tracks itself gets ``presence_state`` and, as everyone on the topic, the
+join ``presence_diff``. Phoenix 1.7.21 sent the joiner its own diff *before* the state in 21
+of 21 runs (the diff goes through PubSub straight to the socket, the state through the
+channel process), so that is the default order; ``state_first`` gives the other one.
+Metas are written as Phoenix does: ``phx_ref`` (an atom key) first, then the meta's keys
+in order.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 
 from ._connection import Channel, ServerConnection
 from ._hub import Hub
-from ._wire import text_frame
+from ._wire import phoenix_order
 
 __all__ = ["Presence"]
 
@@ -45,18 +52,29 @@ class Presence:
         return {key: {"metas": [m.meta for m in metas]} for key, metas in state.items() if metas}
 
     def _diff(self, topic: str, joins: dict[str, Any], leaves: dict[str, Any]) -> None:
-        self._hub.write_topic(topic, text_frame(None, None, topic, "presence_diff",
-                                                {"joins": joins, "leaves": leaves}))
+        self._hub.broadcast(topic, "presence_diff", {"joins": joins, "leaves": leaves},
+                            ordered=True)
 
     def track(self, topic: str, key: str, meta: dict[str, Any], owner: Channel | None,
-              conn: ServerConnection | None) -> None:
-        """Track ``key``: the owner's client gets ``presence_state``, the topic a join diff."""
-        entry = _Meta({"phx_ref": _phx_ref(), **meta}, owner)
+              conn: ServerConnection | None, *, state_first: bool = False) -> None:
+        """Track ``key``: the topic gets a join diff and the owner's client (if any)
+        ``presence_state``, after the diff unless ``state_first``."""
+        entry = _Meta({"phx_ref": _phx_ref(), **phoenix_order(meta)}, owner)
         self._topics.setdefault(topic, {}).setdefault(key, []).append(entry)
-        if conn is not None and owner is not None:
-            conn.write(text_frame(owner.join_ref, None, topic, "presence_state",
-                                  self.list(topic)))
+        send_state = conn is not None and owner is not None
+        if send_state and state_first:
+            self._send_state(topic, owner, conn)
         self._diff(topic, {key: {"metas": [entry.meta]}}, {})
+        if send_state and not state_first:
+            self._send_state(topic, owner, conn)
+
+    def _send_state(self, topic: str, owner: Channel | None,
+                    conn: ServerConnection | None) -> None:
+        assert owner is not None and conn is not None
+        state = self.list(topic)
+        if len(state) <= 32:  # an Erlang small map: Jason writes its keys in order
+            state = dict(sorted(state.items()))
+        conn.send(owner.join_ref, None, topic, "presence_state", state, ordered=True)
 
     def untrack(self, topic: str, key: str, owner: Channel | None) -> None:
         """Untrack ``owner``'s metas of ``key`` (None: all of them) with a leave diff."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._handlers import Handler
 
@@ -22,15 +23,18 @@ class Route:
     join: Handler | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
 
-    def matches(self, topic: str) -> bool:
+    def matches(self, topic: Any) -> bool:
         """True if ``topic`` is this pattern, or starts with its prefix before ``*``."""
+        if not isinstance(topic, str):  # a number as topic (accepted by Phoenix) never matches
+            return False
         if self.pattern.endswith("*"):
             return topic.startswith(self.pattern[:-1])
         return topic == self.pattern
 
-    def handler(self, event: str) -> Handler | None:
+    def handler(self, event: Any) -> Handler | None:
         """The handler of ``event``, else the ``"*"`` handler, else None."""
-        return self.handlers.get(event) or self.handlers.get("*")
+        found = self.handlers.get(event) if isinstance(event, str) else None
+        return found or self.handlers.get("*")
 
 
 class Routes:
@@ -48,7 +52,7 @@ class Routes:
         self._routes.append(route)
         return route
 
-    def match(self, topic: str) -> Route | None:
+    def match(self, topic: Any) -> Route | None:
         """Return the first route matching ``topic``, or None."""
         for route in self._routes:
             if route.matches(topic):

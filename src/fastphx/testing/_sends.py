@@ -1,6 +1,9 @@
 """Server-side sends to every connection joined to a topic, including the fast paths
 (``blast``, ``push_many``) that frame once and write large batches straight to the
 transport, waiting for drains.
+
+Each connection gets frames in its own serializer (V1 or V2); binary sends skip V1
+connections (V1 has no binary frames). Payloads must be maps (dicts), as Phoenix requires.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from typing import Any
 
 from ._connection import Channel, ServerConnection
 from ._hub import Hub
-from ._wire import binary_broadcast, binary_push, text_frame, ws_frame
+from ._wire import binary_broadcast, binary_push, require_map, ws_frame
 
 __all__ = ["blast", "broadcast", "broadcast_binary", "push", "push_binary", "push_many",
            "send_raw"]
@@ -21,28 +24,30 @@ _PUSH_MANY_CHUNK = 1024  # payloads framed per batch in push_many()
 
 def push(hub: Hub, topic: str, event: str, payload: Any) -> int:
     """Push to every joiner of ``topic`` with its join_ref; return the count."""
+    require_map(payload, "push")
     sent = 0
     for conn, channel in hub.subscribers(topic):
-        sent += conn.write(text_frame(channel.join_ref, None, topic, event, payload))
+        sent += conn.send(channel.join_ref, None, topic, event, payload)
     return sent
 
 
 def broadcast(hub: Hub, topic: str, event: str, payload: Any) -> int:
     """Broadcast (null join_ref) to every joiner of ``topic``; return the count."""
-    return hub.write_topic(topic, text_frame(None, None, topic, event, payload))
+    require_map(payload, "broadcast")
+    return hub.broadcast(topic, event, payload)
 
 
 def push_binary(hub: Hub, topic: str, event: str, data: bytes) -> int:
     """Binary push (kind 0, each joiner's join_ref) to ``topic``; return the count."""
     sent = 0
     for conn, channel in hub.subscribers(topic):
-        sent += conn.write(binary_push(channel.join_ref, topic, event, data), binary=True)
+        sent += conn.send_binary(binary_push(channel.join_ref, topic, event, data))
     return sent
 
 
 def broadcast_binary(hub: Hub, topic: str, event: str, data: bytes) -> int:
     """Binary broadcast (kind 2) to every joiner of ``topic``; return the count."""
-    return hub.write_topic(topic, binary_broadcast(topic, event, data), binary=True)
+    return hub.write_binary(topic, binary_broadcast(topic, event, data))
 
 
 def send_raw(hub: Hub, data: bytes | str, binary: bool) -> int:
@@ -54,10 +59,11 @@ def send_raw(hub: Hub, data: bytes | str, binary: bool) -> int:
 async def blast(hub: Hub, topic: str, event: str, payload: Any, count: int,
                 join_ref: str | None, as_broadcast: bool) -> int:
     """Write ``count`` identical pushes to every joiner of ``topic``; return frames written."""
+    require_map(payload, "blast")
     sent = 0
     for conn, channel in hub.subscribers(topic):
         jr = None if as_broadcast else (channel.join_ref if join_ref is None else join_ref)
-        frame = ws_frame(text_frame(jr, None, topic, event, payload))
+        frame = ws_frame(conn.serializer.message(jr, None, topic, event, payload))
         sent += await _blast_one(conn, frame, count)
     return sent
 
@@ -83,6 +89,7 @@ async def push_many(hub: Hub, topic: str, event: str, payloads: Iterable[Any],
     sent = 0
     chunk: list[Any] = []
     for payload in payloads:
+        require_map(payload, "push_many")
         chunk.append(payload)
         if len(chunk) == _PUSH_MANY_CHUNK:
             sent += await _push_chunk(subscribers, topic, event, chunk, join_ref)
@@ -97,7 +104,8 @@ async def _push_chunk(subscribers: list[tuple[ServerConnection, Channel]], topic
     sent = 0
     for conn, channel in subscribers:
         jr = channel.join_ref if join_ref is None else join_ref
-        data = b"".join(ws_frame(text_frame(jr, None, topic, event, p)) for p in chunk)
+        message = conn.serializer.message
+        data = b"".join(ws_frame(message(jr, None, topic, event, p)) for p in chunk)
         if conn.write_framed(data):
             sent += len(chunk)
             await conn.drain()

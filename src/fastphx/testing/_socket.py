@@ -11,9 +11,9 @@ import asyncio
 import base64
 import binascii
 import logging
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
-import orjson
 from aiohttp import WSMsgType, web
 
 from ..codec import Frame, decode
@@ -21,7 +21,8 @@ from ..errors import FrameDecodeError
 from . import _channels
 from ._connection import Inbound, ServerConnection
 from ._handlers import call
-from ._wire import parse_client_binary
+from ._profiles import PhoenixProfile
+from ._wire import V1, V2, Serializer, WireRef, dumps, loads, parse_client_binary
 
 if TYPE_CHECKING:
     from .server import PhoenixTestServer
@@ -64,7 +65,7 @@ async def handle_upgrade(server: PhoenixTestServer, request: web.Request) -> web
     refused = _refusal(server, request)
     if isinstance(refused, web.Response):
         return refused
-    params, token = refused
+    params, token, serializer = refused
     try:
         accepted = server.connect is None or await call(server.connect, params, token)
     except Exception:
@@ -72,12 +73,16 @@ async def handle_upgrade(server: PhoenixTestServer, request: web.Request) -> web
         return web.Response(status=500)
     if not accepted:
         return web.Response(status=403)  # Phoenix: connect/3 returned :error
-    ws = web.WebSocketResponse(protocols=("phoenix",), compress=False, max_msg_size=0,
-                               autoclose=True, autoping=True)
+    # 1.7 selects no subprotocol even when offered one; 1.8 selects "phoenix".
+    protocols = ("phoenix",) if server.profile.token_subprotocol else ()
+    ws = web.WebSocketResponse(protocols=protocols, compress=False,
+                               max_msg_size=server.max_frame_size, autoclose=True,
+                               autoping=True)
     await ws.prepare(request)
     hub = server._hub
     hub.total_connections += 1
-    conn = ServerConnection(f"c{hub.total_connections}", params, token, ws, request)
+    conn = ServerConnection(f"c{hub.total_connections}", params, token, ws, request,
+                            serializer=serializer)
     hub.conns[conn.id] = conn
     if server._faults.reading_paused:
         conn.pause_reading()
@@ -89,24 +94,42 @@ async def handle_upgrade(server: PhoenixTestServer, request: web.Request) -> web
     return ws
 
 
-def _refusal(server: PhoenixTestServer,
-             request: web.Request) -> web.Response | tuple[dict[str, str], str | None]:
-    """Return an HTTP refusal, or the connect params and token of an acceptable upgrade."""
+_SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+
+
+def negotiate_serializer(vsn: str | None) -> Serializer | None:
+    """The serializer for ``vsn`` as Phoenix negotiates it (no vsn means "1.0.0"; V1 serves
+    ``~> 1.0.0``, V2 ``~> 2.0.0``); None (HTTP 403) for any other or invalid version."""
+    match = _SEMVER.fullmatch("1.0.0" if vsn is None else vsn)
+    if match is None or (match[4] and match[3] == "0"):  # x.y.0-pre is below ~> x.y.0
+        return None
+    serializers: dict[tuple[str, str], Serializer] = {("1", "0"): V1, ("2", "0"): V2}
+    return serializers.get((match[1], match[2]))
+
+
+def _refusal(server: PhoenixTestServer, request: web.Request
+             ) -> web.Response | tuple[dict[str, str], str | None, Serializer]:
+    """Return an HTTP refusal, or the connect params, token and serializer of an upgrade.
+
+    Repeated query parameters: the last value counts (Plug's query decoding).
+    """
     status = server._faults.take_refusal()
     if status is not None:
         server._hub.notify()
         return web.Response(status=status)
-    if not request.query.get("vsn", "").startswith("2.0."):
-        return web.Response(status=400, text="vsn=2.0.0 required (V1 is not supported)")
-    try:
-        token = token_from_header(request.headers.get("Sec-WebSocket-Protocol"))
-    except ValueError:
-        return web.Response(status=500)  # Phoenix's Base.decode64! raises
     params: dict[str, str] = {}
     for key, value in request.query.items():
-        if key != "vsn":
-            params.setdefault(key, value)
-    return params, token
+        params[key] = value
+    serializer = negotiate_serializer(params.pop("vsn", None))
+    if serializer is None:
+        return web.Response(status=403)  # Phoenix: no serializer matches the version
+    token = None
+    if server.profile.token_subprotocol:
+        try:
+            token = token_from_header(request.headers.get("Sec-WebSocket-Protocol"))
+        except ValueError:
+            return web.Response(status=500)  # Phoenix's Base.decode64! raises
+    return params, token, serializer
 
 
 # ---------------------------------------------------------------------- reading
@@ -123,13 +146,13 @@ async def _read_loop(server: PhoenixTestServer, conn: ServerConnection) -> None:
         try:
             msg = await ws.receive(timeout=server.idle_timeout)
         except asyncio.TimeoutError:
-            await ws.close(code=1000, message=b"idle timeout")
+            await ws.close(code=1002)  # Bandit's idle timeout close
             return
         if msg.type is WSMsgType.TEXT:
             inbound = _parse_text(server, conn, msg.data)
         elif msg.type is WSMsgType.BINARY:
             inbound = _parse_binary(server, conn, msg.data)
-        else:
+        else:  # CLOSE, or ERROR (aiohttp closed with 1009 for a message over max_msg_size)
             return
         if inbound is None:
             # Phoenix's socket process crashes on a malformed frame: close 1011, no message.
@@ -139,20 +162,69 @@ async def _read_loop(server: PhoenixTestServer, conn: ServerConnection) -> None:
 
 
 def _parse_text(server: PhoenixTestServer, conn: ServerConnection, data: str) -> Inbound | None:
-    """Decode a TEXT frame (strict V2); None if it is malformed."""
+    """Decode a TEXT frame in the connection's serializer; None if it is malformed."""
     try:
-        frame = decode(data)
-        join_ref, ref, _, _, payload = orjson.loads(data)  # refs typed as sent
-    except (FrameDecodeError, orjson.JSONDecodeError, ValueError):
+        value = loads(data)
+    except (ValueError, RecursionError):
         log.debug("malformed text frame on %s", conn.id)
         return None
+    if conn.vsn == 1:
+        return _v1_message(server, conn, value)
+    # Phoenix matches [join_ref, ref, topic, event, payload | _]: extra elements are ignored.
+    if not isinstance(value, list) or len(value) < 5:
+        log.debug("malformed text frame on %s", conn.id)
+        return None
+    try:
+        frame = decode(data)
+    except (FrameDecodeError, ValueError):
+        if server.strict:  # exactly five elements, str refs, topic and event
+            log.debug("malformed text frame on %s (strict)", conn.id)
+            return None
+        frame = _lenient_frame(value[:5])
     server._hub.record(conn, frame)
-    return Inbound(join_ref, ref, frame.topic, frame.event, payload)
+    join_ref, ref, topic, event, payload = value[:5]
+    return Inbound(join_ref, ref, topic, event, payload)
+
+
+def _v1_message(server: PhoenixTestServer, conn: ServerConnection, value: Any) -> Inbound | None:
+    """A V1 message: an object with topic, event, payload and ref (join_ref optional)."""
+    if not isinstance(value, dict) or not _V1_KEYS <= value.keys():
+        log.debug("malformed V1 frame on %s", conn.id)
+        return None
+    fields = [value.get("join_ref"), value["ref"], value["topic"], value["event"],
+              value["payload"]]
+    server._hub.record(conn, _lenient_frame(fields))
+    return Inbound(*fields)
+
+
+_V1_KEYS = frozenset(("topic", "event", "payload", "ref"))
+
+
+def _as_text(value: Any) -> str:
+    """A str as is; anything else as its JSON text (for ``server.received``)."""
+    return value if isinstance(value, str) else dumps(value).decode("utf-8")
+
+
+def _lenient_frame(fields: list[Any]) -> Frame:
+    """A Frame for ``server.received`` from parsed fields Phoenix accepts but a Frame cannot
+    hold: refs other than str/None and a non-str topic or event appear as JSON text."""
+    join_ref, ref, topic, event, payload = fields
+    return Frame(None if join_ref is None else _as_text(join_ref),
+                 None if ref is None else _as_text(ref),
+                 _as_text(topic), _as_text(event), dumps(payload))
 
 
 def _parse_binary(server: PhoenixTestServer, conn: ServerConnection,
                   data: bytes) -> Inbound | None:
-    """Decode a BINARY frame as a client push (kind 0); None if it is malformed."""
+    """Decode a BINARY frame as a client push (kind 0); None if it is malformed.
+
+    A V1 socket has no binary format: Phoenix's V1 serializer reads the bytes as JSON text.
+    """
+    if conn.vsn == 1:
+        try:
+            return _parse_text(server, conn, data.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
     try:
         join_ref, ref, topic, event, payload = parse_client_binary(data)
     except FrameDecodeError:
@@ -170,7 +242,7 @@ async def _dispatch(server: PhoenixTestServer, conn: ServerConnection, msg: Inbo
         if server.heartbeat_replies:
             await _channels.reply(server, conn, None, msg.ref, "phoenix", "ok", {})
         return
-    channel = conn._channels.get(msg.topic)
+    channel = conn._channels.get(msg.topic) if isinstance(msg.topic, str) else None
     if msg.event == "phx_join":
         await _channels.join(server, conn, msg, channel)
     elif channel is None:
@@ -178,7 +250,24 @@ async def _dispatch(server: PhoenixTestServer, conn: ServerConnection, msg: Inbo
             await _channels.reply(server, conn, msg.join_ref, msg.ref, msg.topic, "ok", {})
         else:
             await _channels.unmatched(server, conn, msg)
-    elif msg.join_ref is not None and msg.join_ref != channel.join_ref:
+    elif not _is_current(server.profile, msg, channel.join_ref):
         log.debug("ignoring stale message for %s (join_ref %r)", msg.topic, msg.join_ref)
     else:
         _channels.deliver(server, conn, channel, msg)
+
+
+def _is_current(profile: PhoenixProfile, msg: Inbound, current: WireRef) -> bool:
+    """Whether a joined channel takes ``msg`` given its join_ref (``socket.ex`` by release).
+
+    1.7.21 delivers every push and takes a leave only with the current join_ref; 1.8.3+
+    drops a push with a stale join_ref; 1.8.12+ takes a null join_ref for a leave too.
+    A V1 join has no join_ref, so everything is current.
+    """
+    if current is None:
+        return True
+    if msg.join_ref is None:
+        return msg.event != "phx_leave" or profile.leave_accepts_null_join_ref
+    same = type(msg.join_ref) is type(current) and msg.join_ref == current
+    if msg.event == "phx_leave":
+        return same
+    return same or not profile.drops_stale_join_ref

@@ -32,7 +32,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
@@ -44,12 +44,16 @@ from ._faults import Faults
 from ._handlers import NO_REPLY, Handler, ServerReply, StopChannel
 from ._hub import Hub
 from ._presence import Presence
+from ._profiles import PROFILES, PhoenixProfile, profile
 from ._routes import Routes
 from ._socket import AUTH_TOKEN_PREFIX, handle_upgrade  # noqa: F401  (importable here, as before)
 
 __all__ = [
     "NO_REPLY",
+    "PROFILES",
+    "PROFILE_DEFAULT",
     "ChannelContext",
+    "PhoenixProfile",
     "PhoenixTestServer",
     "ServerConnection",
     "ServerReply",
@@ -59,26 +63,61 @@ __all__ = [
 log = logging.getLogger("fastphx.testing")
 
 T = TypeVar("T")
+PresenceOrder = Literal["diff_first", "state_first"]
+NoneReply = Literal["{}", "null"]
+_SHUTDOWN_CLOSE_TIMEOUT = 1.0  # seconds stop() waits for close handshakes
+
+
+class _Default:
+    """Type of :data:`PROFILE_DEFAULT`."""
+
+    def __repr__(self) -> str:
+        return "PROFILE_DEFAULT"
+
+
+#: ``max_channels`` default: the profile's (100 for "1.8", no limit for "1.7").
+PROFILE_DEFAULT = _Default()
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> Any:
+    """Return ``value`` if it is one of ``allowed``, else raise ``ValueError``."""
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: expected one of {allowed}")
+    return value
+
+
 ConnectCallback = Callable[[dict[str, str], "str | None"], "bool | Awaitable[bool]"]
 
 
 class PhoenixTestServer:
-    """A Phoenix Channels (V2) server on 127.0.0.1 for tests, with fault injection.
+    """A Phoenix Channels server on 127.0.0.1 for tests, with fault injection.
 
-    Use ``async with PhoenixTestServer() as server:`` (or ``start()``/``stop()``), declare
+    ``phoenix`` names the release line it imitates ("1.8", the default, or "1.7"; see
+    :mod:`._profiles`); the other options are Phoenix's defaults unless given. Use
+    ``async with PhoenixTestServer() as server:`` (or ``start()``/``stop()``), declare
     channels with :meth:`join` / :meth:`handle_in` / :meth:`add_channel`, connect to
     :attr:`url`. See ``docs/testing-server.md``.
     """
 
     def __init__(self, port: int = 0, connect: ConnectCallback | None = None, *,
-                 max_channels: int = 100, idle_timeout: float = 60.0,
-                 path: str = "/socket/websocket") -> None:
+                 phoenix: str = "1.8", max_channels: int | _Default | None = PROFILE_DEFAULT,
+                 idle_timeout: float = 60.0, path: str = "/socket/websocket",
+                 max_frame_size: int = 8_000_000,
+                 presence_order: PresenceOrder = "diff_first",
+                 none_reply: NoneReply = "{}", strict: bool = False) -> None:
+        self.profile = profile(phoenix)
         self.host = "127.0.0.1"
         self.port = port
         self.path = path
         self.connect = connect
-        self.max_channels = max_channels
+        self.max_channels: int | None = (
+            self.profile.max_channels if isinstance(max_channels, _Default) else max_channels)
         self.idle_timeout = idle_timeout
+        self.max_frame_size = max_frame_size
+        self.presence_order = _choice("presence_order", presence_order,
+                                      ("diff_first", "state_first"))
+        self.none_reply = _choice("none_reply", none_reply, ("{}", "null"))
+        self.strict = strict
         self.heartbeat_replies = True
         self.reply_delay = 0.0
         self._routes = Routes()
@@ -134,19 +173,28 @@ class PhoenixTestServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         return await handle_upgrade(self, request)
 
-    async def stop(self) -> None:
-        """Stop: drop every connection (TCP abort) and stop listening (connects are refused)."""
+    async def stop(self, *, abrupt: bool = False) -> None:
+        """Stop listening (connects are refused) and end every connection.
+
+        Connections get a close frame with code 1012, as Phoenix sends when it shuts down
+        (a peer that does not answer within a second is dropped); ``abrupt=True`` drops
+        them at once (TCP abort, no close frame: a crash or a network failure).
+        """
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        for conn in list(self._hub.conns.values()):
+        conns = list(self._hub.conns.values())
+        if not abrupt and conns:
+            await asyncio.wait([asyncio.ensure_future(c.close(1012)) for c in conns],
+                               timeout=_SHUTDOWN_CLOSE_TIMEOUT)
+        for conn in conns:
             conn.abort()
         self._hub.notify()
         await runner.cleanup()
 
-    async def restart(self) -> None:
-        """Stop, then start again on the same port."""
-        await self.stop()
+    async def restart(self, *, abrupt: bool = False) -> None:
+        """Stop (see :meth:`stop`), then start again on the same port."""
+        await self.stop(abrupt=abrupt)
         await self.start()
 
     async def __aenter__(self) -> PhoenixTestServer:
