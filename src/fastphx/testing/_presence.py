@@ -71,9 +71,7 @@ class Presence:
     def _send_state(self, topic: str, owner: Channel | None,
                     conn: ServerConnection | None) -> None:
         assert owner is not None and conn is not None
-        state = self.list(topic)
-        if len(state) <= 32:  # an Erlang small map: Jason writes its keys in order
-            state = dict(sorted(state.items()))
+        state = dict(sorted(self.list(topic).items()))  # keys sorted, as Jason writes a map
         conn.send(owner.join_ref, None, topic, "presence_state", state, ordered=True)
 
     def untrack(self, topic: str, key: str, owner: Channel | None) -> None:

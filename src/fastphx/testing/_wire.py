@@ -1,8 +1,8 @@
 """Server-side wire helpers: Phoenix frames as the server writes them, WebSocket framing.
 
 Text frames are encoded with orjson the way Phoenix's serializers and Jason lay them out:
-maps of at most 32 entries come out with sorted keys (an Erlang small map iterates in key
-order; a larger one in hash order, which no client can rely on, so it is left as given),
+map keys come out sorted (an Erlang map of at most 32 entries iterates in key order; a
+larger one in hash order, which no client can rely on, so sorting it too is faithful),
 a reply payload is ``{"response": ..., "status": ...}``, integers beyond 64 bits stay exact.
 ``V2`` writes ``[join_ref, ref, topic, event, payload]``; ``V1`` (``vsn=1.0.0`` or no vsn)
 writes ``{"event", "payload", "ref", "topic"}`` objects and has no binary frames.
@@ -53,9 +53,6 @@ KIND_BROADCAST = 2
 WireRef = Any
 
 
-_SMALL_MAP = 32  # entries up to which an Erlang map iterates (so Jason writes) in key order
-
-
 def json_payload(value: Any) -> Any:
     """Return ``value`` ready for ``orjson.dumps``: a ``RawJSON`` becomes an ``orjson.Fragment``."""
     if isinstance(value, RawJSON):
@@ -72,26 +69,30 @@ def require_map(payload: Any, action: str) -> None:
 
 
 def phoenix_order(value: Any) -> Any:
-    """Return ``value`` with every dict of at most 32 entries in sorted key order, as Jason
-    writes an Erlang small map; larger dicts keep their order (Phoenix's is a hash order)."""
+    """Return ``value`` with every dict's keys in sorted order (as Jason writes an Erlang map
+    of at most 32 entries; see :func:`dumps` for larger ones); RawJSON becomes a Fragment."""
     kind = type(value)
     if kind is dict:
-        keys = list(value)
-        if len(keys) <= _SMALL_MAP and all(type(k) is str for k in keys):
-            keys.sort()
-        return {k: phoenix_order(value[k]) for k in keys}
+        return {k: phoenix_order(value[k]) for k in sorted(value)}
     if kind is list or kind is tuple:
         return [phoenix_order(v) for v in value]
     return json_payload(value)
 
 
-def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON of ``value``; integers beyond 64 bits are written exactly."""
+def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact UTF-8 JSON of ``value``; integers beyond 64 bits are written exactly.
+
+    ``sort_keys`` writes every map's keys sorted, as Jason writes an Erlang small map (at
+    most 32 entries). A larger map Phoenix writes in hash order, which no client can rely
+    on; sorting it too costs nothing and still breaks a client that relies on the order it
+    was built in.
+    """
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
     except orjson.JSONEncodeError:
         # orjson refuses integers beyond 64 bits; Jason writes them exactly.
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                          sort_keys=sort_keys)
         return text.encode("utf-8")
 
 
@@ -130,14 +131,13 @@ def text_frame(join_ref: WireRef, ref: WireRef, topic: Any, event: Any, payload:
 
     ``ordered=True``: the payload's key order is already Phoenix's (kept as is).
     """
-    body = json_payload(payload) if ordered else phoenix_order(payload)
-    return dumps([join_ref, ref, topic, event, body])
+    return dumps([join_ref, ref, topic, event, json_payload(payload)], sort_keys=not ordered)
 
 
 def text_reply(join_ref: WireRef, ref: WireRef, topic: Any, status: str, response: Any) -> bytes:
     """Return a ``phx_reply`` text frame (``response=None`` is sent as ``null``)."""
-    body = {"response": phoenix_order(response), "status": status}
-    return dumps([join_ref, ref, topic, "phx_reply", body])
+    body = {"response": json_payload(response), "status": status}
+    return dumps([join_ref, ref, topic, "phx_reply", body], sort_keys=True)
 
 
 class V2:
@@ -169,14 +169,15 @@ class V1:
     def message(join_ref: WireRef, ref: WireRef, topic: Any, event: Any, payload: Any, *,
                 ordered: bool = False) -> bytes:
         """A message frame (the join_ref is not part of V1)."""
-        body = json_payload(payload) if ordered else phoenix_order(payload)
-        return dumps({"event": event, "payload": body, "ref": ref, "topic": topic})
+        body = {"event": event, "payload": json_payload(payload), "ref": ref, "topic": topic}
+        return dumps(body, sort_keys=not ordered)
 
     @staticmethod
     def reply(join_ref: WireRef, ref: WireRef, topic: Any, status: str, response: Any) -> bytes:
         """A ``phx_reply`` frame."""
-        payload = {"response": phoenix_order(response), "status": status}
-        return dumps({"event": "phx_reply", "payload": payload, "ref": ref, "topic": topic})
+        payload = {"response": json_payload(response), "status": status}
+        return dumps({"event": "phx_reply", "payload": payload, "ref": ref, "topic": topic},
+                     sort_keys=True)
 
 
 Serializer = type[V1] | type[V2]
