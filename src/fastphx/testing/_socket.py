@@ -8,10 +8,7 @@ other message goes to its channel's own task (:mod:`._channels`).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -22,47 +19,21 @@ from . import _channels
 from ._connection import Inbound, ServerConnection
 from ._handlers import call
 from ._profiles import PhoenixProfile
-from ._wire import V1, V2, Serializer, WireRef, dumps, loads, parse_client_binary
+from ._upgrade import refusal
+from ._wire import WireRef, dumps, loads, parse_client_binary
 
 if TYPE_CHECKING:
     from .server import PhoenixTestServer
 
-__all__ = ["AUTH_TOKEN_PREFIX", "handle_upgrade"]
+__all__ = ["handle_upgrade"]
 
 log = logging.getLogger("fastphx.testing")
-
-AUTH_TOKEN_PREFIX = "base64url.bearer.phx."
-
-
-def decode_token(encoded: str) -> str:
-    """Decode a ``base64url.bearer.phx.`` token (standard or URL alphabet, padding optional).
-
-    Raises ``ValueError`` if it is not base64.
-    """
-    text = encoded.replace("-", "+").replace("_", "/")
-    text += "=" * (-len(text) % 4)
-    try:
-        return base64.b64decode(text, validate=True).decode("utf-8", "replace")
-    except binascii.Error as exc:
-        raise ValueError("the token subprotocol is not base64") from exc
-
-
-def token_from_header(header: str | None) -> str | None:
-    """Return the token carried in a ``Sec-WebSocket-Protocol`` header, or None."""
-    if not header:
-        return None
-    for item in header.split(","):
-        item = item.strip()
-        if item.startswith(AUTH_TOKEN_PREFIX):
-            return decode_token(item[len(AUTH_TOKEN_PREFIX):])
-    return None
-
 
 # ---------------------------------------------------------------------- the upgrade
 
 async def handle_upgrade(server: PhoenixTestServer, request: web.Request) -> web.StreamResponse:
     """Answer one upgrade request: refuse it (HTTP status) or serve the WebSocket."""
-    refused = _refusal(server, request)
+    refused = refusal(server, request)
     if isinstance(refused, web.Response):
         return refused
     params, token, serializer = refused
@@ -93,44 +64,6 @@ async def handle_upgrade(server: PhoenixTestServer, request: web.Request) -> web
     finally:
         _channels.disconnected(server, conn)
     return ws
-
-
-_SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
-
-
-def negotiate_serializer(vsn: str | None) -> Serializer | None:
-    """The serializer for ``vsn`` as Phoenix negotiates it (no vsn means "1.0.0"; V1 serves
-    ``~> 1.0.0``, V2 ``~> 2.0.0``); None (HTTP 403) for any other or invalid version."""
-    match = _SEMVER.fullmatch("1.0.0" if vsn is None else vsn)
-    if match is None or (match[4] and match[3] == "0"):  # x.y.0-pre is below ~> x.y.0
-        return None
-    serializers: dict[tuple[str, str], Serializer] = {("1", "0"): V1, ("2", "0"): V2}
-    return serializers.get((match[1], match[2]))
-
-
-def _refusal(server: PhoenixTestServer, request: web.Request
-             ) -> web.Response | tuple[dict[str, str], str | None, Serializer]:
-    """Return an HTTP refusal, or the connect params, token and serializer of an upgrade.
-
-    Repeated query parameters: the last value counts (Plug's query decoding).
-    """
-    status = server._faults.take_refusal()
-    if status is not None:
-        server._hub.notify()
-        return web.Response(status=status)
-    params: dict[str, str] = {}
-    for key, value in request.query.items():
-        params[key] = value
-    serializer = negotiate_serializer(params.pop("vsn", None))
-    if serializer is None:
-        return web.Response(status=403)  # Phoenix: no serializer matches the version
-    token = None
-    if server.profile.token_subprotocol:
-        try:
-            token = token_from_header(request.headers.get("Sec-WebSocket-Protocol"))
-        except ValueError:
-            return web.Response(status=500)  # Phoenix's Base.decode64! raises
-    return params, token, serializer
 
 
 # ---------------------------------------------------------------------- reading

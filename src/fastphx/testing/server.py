@@ -1,26 +1,30 @@
 """A Phoenix-faithful Channels server on aiohttp (loopback only), with fault injection.
 
 It mirrors ``Phoenix.Socket`` (``lib/phoenix/socket.ex``), ``Phoenix.Channel.Server`` and
-``Phoenix.Transports.WebSocket`` as seen on the wire by a V2 client: connect params and the
+``Phoenix.Transports.WebSocket`` behind Bandit, as a named release does (``phoenix="1.8"``
+or ``"1.7"``) and as seen on the wire by a V2 (or V1) client: connect params and the
 ``Sec-WebSocket-Protocol`` token, heartbeats, joins and duplicate joins, leaves, stale
 join_refs, unmatched topics, channel crashes and stops, ``max_channels``, the idle timeout,
-binary pushes and replies, Presence state and diffs. Deliberate differences are listed in
-``docs/testing-server.md``.
+the frame limit, binary pushes and replies, Presence state and diffs, shutdown.
+Deliberate differences are listed in ``docs/testing-server.md``.
 
 This module is the facade: :class:`PhoenixTestServer` holds the configuration and the
 lifecycle and hands each concern to its room:
 
 - :mod:`._routes`: declared channels (patterns, handlers);
-- :mod:`._socket`: the upgrade, then one task per connection reading and routing frames in
-  order, like the Phoenix socket process (heartbeats and joins are handled there);
+- :mod:`._upgrade`: the HTTP upgrade (serializer for ``vsn``, connect params, token);
+- :mod:`._socket`: one task per connection reading and routing frames in order, like the
+  Phoenix socket process (heartbeats and joins are handled there);
 - :mod:`._channels`: join, handle_in, leave, stop, crash; each joined channel handles its
   messages in its own task, like a channel process;
 - :mod:`._context`: :class:`ChannelContext`, what a handler sees;
 - :mod:`._presence`, :mod:`._sends` (server-side sends, ``blast``), :mod:`._faults`;
 - :mod:`._hub`: connections, the record of inbound frames and joins, waits (introspection);
-- :mod:`._wire`: frames as the server writes them. Every server-to-client frame is written
-  to the transport in one ``write`` call (whole frames only), so frames interleave safely
-  with those aiohttp writes itself (pong, close) and with :meth:`PhoenixTestServer.blast`.
+- :mod:`._profiles`: the Phoenix release lines imitated (``phoenix="1.8"`` / ``"1.7"``);
+- :mod:`._wire`: frames as the server writes them (V1 and V2) and JSON as Jason reads it.
+  Every server-to-client frame is written to the transport in one ``write`` call (whole
+  frames only), so frames interleave safely with those aiohttp writes itself (pong, close)
+  and with :meth:`PhoenixTestServer.blast`.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ from ._hub import Hub
 from ._presence import Presence
 from ._profiles import PROFILES, PhoenixProfile, profile
 from ._routes import Routes
-from ._socket import AUTH_TOKEN_PREFIX, handle_upgrade  # noqa: F401  (importable here, as before)
+from ._socket import handle_upgrade
+from ._upgrade import AUTH_TOKEN_PREFIX  # noqa: F401  (importable here, as before)
 
 __all__ = [
     "NO_REPLY",
