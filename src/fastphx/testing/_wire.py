@@ -89,7 +89,9 @@ def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
     """
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
-    except orjson.JSONEncodeError:
+    except orjson.JSONEncodeError as exc:
+        if "64-bit" not in str(exc):
+            raise
         # orjson refuses integers beyond 64 bits; Jason writes them exactly.
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
                           sort_keys=sort_keys)
@@ -112,7 +114,7 @@ def loads(data: str | bytes) -> Any:
 
     orjson parses first; its result is used when writing it back gives the input bytes
     (no duplicate key was dropped, no big integer rounded), else the stdlib parser decides.
-    Raises ``ValueError`` for invalid JSON.
+    Raises ``ValueError`` for invalid JSON, including an escaped lone surrogate.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -121,8 +123,13 @@ def loads(data: str | bytes) -> Any:
             return value
     except orjson.JSONDecodeError:
         pass
-    text = raw.decode("utf-8")
-    return json.loads(text, object_pairs_hook=_first_wins, parse_constant=_no_constant)
+    value = json.loads(raw.decode("utf-8"), object_pairs_hook=_first_wins,
+                       parse_constant=_no_constant)
+    try:  # the stdlib accepts "\ud800"; orjson (above) and Jason refuse a lone surrogate
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("a lone surrogate is not valid JSON text") from exc
+    return value
 
 
 def text_frame(join_ref: WireRef, ref: WireRef, topic: Any, event: Any, payload: Any, *,
