@@ -259,3 +259,17 @@ async def test_received_records_every_inbound_frame(raw_phx: ConnectPhx,
     events = [(cid, f.event, f.ref) for cid, f in server.received]
     assert events == [(conn_id, "phx_join", "1"), (conn_id, "echo", "2")]
     assert orjson.loads(server.received[1][1].raw_payload) == {"n": 1}
+
+
+async def test_stop_ends_a_connection_that_never_answers_the_close(raw_phx: ConnectPhx) -> None:
+    """stop() while the server is not reading (the close handshake cannot finish) still
+    returns, and the peer sees the 1012 close frame."""
+    srv = PhoenixTestServer()
+    await srv.start()
+    conn = await raw_phx(srv.url)
+    await srv.wait_for_connections(1, timeout=TIMEOUT)
+    srv.pause_reading()
+    await asyncio.wait_for(srv.stop(), TIMEOUT)
+    msg = await conn.receive()
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1012
+    assert srv.connection_count == 0

@@ -190,8 +190,11 @@ class PhoenixTestServer:
             return
         conns = list(self._hub.conns.values())
         if not abrupt and conns:
-            await asyncio.wait([asyncio.ensure_future(c.close(1012)) for c in conns],
-                               timeout=_SHUTDOWN_CLOSE_TIMEOUT)
+            closing = [asyncio.ensure_future(c.close(1012)) for c in conns]
+            _, unanswered = await asyncio.wait(closing, timeout=_SHUTDOWN_CLOSE_TIMEOUT)
+            for task in unanswered:
+                task.cancel()
+            await asyncio.gather(*closing, return_exceptions=True)
         for conn in conns:
             conn.abort()
         self._hub.notify()
