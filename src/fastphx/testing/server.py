@@ -41,7 +41,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 
 from ..codec import Frame
-from . import _sends
+from . import _channels, _connection, _handlers, _presence, _routes, _sends, _upgrade
 from ._connection import ServerConnection
 from ._context import ChannelContext
 from ._faults import Faults
@@ -51,7 +51,6 @@ from ._presence import Presence
 from ._profiles import PROFILES, PhoenixProfile, profile
 from ._routes import Routes
 from ._socket import handle_upgrade
-from ._upgrade import AUTH_TOKEN_PREFIX  # noqa: F401  (importable here, as before)
 
 __all__ = [
     "NO_REPLY",
@@ -92,6 +91,23 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> Any:
 
 
 ConnectCallback = Callable[[dict[str, str], "str | None"], "bool | Awaitable[bool]"]
+
+# Every name this module defined before it became a facade stays importable from it (the
+# private ones carry no promise: they are the same objects, now in their rooms).
+AUTH_TOKEN_PREFIX = _upgrade.AUTH_TOKEN_PREFIX
+_decode_token = _upgrade.decode_token
+_token_from_header = _upgrade.token_from_header
+_NoReply = _handlers._NoReply
+_call = _handlers.call
+_status_of = _handlers.status_of
+_Route = _routes.Route
+_Channel = _connection.Channel
+_Inbound = _connection.Inbound
+_Meta = _presence._Meta
+_phx_ref = _presence._phx_ref
+_log_worker_failure = _channels._log_worker_failure
+_BLAST_BATCH_BYTES = _sends._BLAST_BATCH_BYTES
+_blast_one = _sends._blast_one
 
 
 class PhoenixTestServer:
