@@ -32,6 +32,7 @@ from .models import (
     SwitchedTeam,
     SwitchTeamReply,
 )
+from .presence import Presence
 
 __all__ = [
     "IMPLEMENTATION",
@@ -52,6 +53,7 @@ __all__ = [
     "JoinTimeout",
     "LocalProtocolError",
     "NotJoinedError",
+    "Presence",
     "Push",
     "PushStream",
     "PushTimeout",

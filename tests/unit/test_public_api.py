@@ -10,6 +10,8 @@ DOCUMENTED = {
     # client
     "Client", "PushStream", "Push", "Status", "ChannelErrorCode", "SwitchTeamReply",
     "ScopeBlock", "SwitchedTeam", "SwitchedStreamSet", "Reply", "RawJSON",
+    # presence
+    "Presence",
     # errors
     "FastphxError", "FrameDecodeError", "LocalProtocolError", "NotJoinedError", "ConnectError",
     "AuthError", "ConnectionLostError", "ClientClosedError", "FastphxTimeout", "ConnectTimeout",
