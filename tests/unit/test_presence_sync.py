@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from fastphx.presence import EVENTS, PresenceSync, list, sync_diff, sync_state
 
 
-def m(ref: str, **extra: Any) -> dict[str, Any]:
+def m(ref: Any, **extra: Any) -> dict[str, Any]:
     return {"phx_ref": ref, **extra}
 
 
@@ -107,10 +107,10 @@ def test_list_default_is_the_presences() -> None:
 
 def test_missing_and_odd_phx_refs_compare_like_javascript() -> None:
     """A meta without phx_ref matches only another without one; true is not 1."""
-    state = {"u": p({"n": 1}, m(True), m(1))}  # type: ignore[arg-type]
-    out = sync_diff(state, {"leaves": {"u": p({"n": 2}, m(1))}})  # type: ignore[arg-type]
-    assert out == {"u": p(m(True))}  # type: ignore[arg-type]
-    out = sync_diff(state, {"leaves": {"u": p(m(None))}})  # type: ignore[arg-type]
+    state = {"u": p({"n": 1}, m(True), m(1))}
+    out = sync_diff(state, {"leaves": {"u": p({"n": 2}, m(1))}})
+    assert out == {"u": p(m(True))}
+    out = sync_diff(state, {"leaves": {"u": p(m(None))}})
     assert out == state  # null !== undefined
 
 
@@ -258,3 +258,13 @@ def test_a_raising_callback_is_logged_and_tracking_goes_on(
         tracker.receive("presence_state", {"a": p(m("1")), "b": p(m("2"))})
     assert seen == ["a", "b"] and sorted(tracker.state) == ["a", "b"]
     assert caplog.text.count("callback raised") == 3
+
+
+def test_presence_needs_a_running_loop() -> None:
+    """Presence() outside a running event loop raises RuntimeError (nothing subscribed)."""
+    import fastphx
+
+    client = fastphx.Client("ws://127.0.0.1:9/socket/websocket")
+    with pytest.raises(RuntimeError):
+        fastphx.Presence(client, "room:1")
+    assert client.pushes() is not None
