@@ -9,16 +9,18 @@ frames are sent by hand from a join handler (the server's own order is not the t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
+import re
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import fastphx
-from fastphx.testing import ChannelContext, PhoenixTestServer
-
-pytestmark = pytest.mark.asyncio
+from fastphx.testing import ChannelContext, PhoenixTestServer, demo_server
 
 FAST: dict[str, Any] = {"heartbeat_interval": 0.5, "reply_timeout": 2.0, "connect_timeout": 2.0,
                         "reconnect_delay": lambda n: 0.02, "rejoin_delay": lambda n: 0.02,
@@ -362,3 +364,37 @@ async def test_a_raising_callback_does_not_stop_tracking(connect: Connect,
     await watch.devices_become({"alice": ["a1"], "bob": ["b1"], "carol": ["c1"]})
     assert joined == ["bob", "carol"]
 
+
+
+# ---------------------------------------------------------------------- the docs example
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "presence.md"
+
+
+def test_docs_example_runs_against_the_demo_server() -> None:
+    """docs/presence.md's example runs as written against `fastphx serve`'s server (its URL
+    swapped in) and prints what its comments say."""
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    (block,) = [b for b in blocks if "fastphx.Presence(" in b]
+    assert block.rstrip().endswith("asyncio.run(main())")
+    expected = re.findall(r"print\(users\(lobby\)\)  # (.*)", block)
+    with demo_server().run_in_thread() as url:
+        source = block.replace('"ws://127.0.0.1:4000/socket/websocket"', repr(url))
+        source = source.replace("asyncio.run(main())", "")
+        namespace: dict[str, Any] = {}
+        exec(compile(source, str(DOCS), "exec"), namespace)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            asyncio.run(asyncio.wait_for(namespace["main"](), TIMEOUT))
+    printed = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    assert printed == expected == ["['alice x1', 'bob x1']", "['alice x1']"]
+    assert "join bob" in out.getvalue() and "leave bob" in out.getvalue()
+
+
+def test_docs_pure_function_example_runs() -> None:
+    """docs/presence.md's sync_state/sync_diff example runs and its assertion holds."""
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    (block,) = [b for b in blocks if "presence.sync_diff(" in b]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(block, str(DOCS), "exec"), {})
+    assert out.getvalue() == "join u2\n"
