@@ -65,6 +65,8 @@ def _ref(meta: Mapping[str, Any]) -> Any:
     """The ``phx_ref`` of a meta, as phoenix.js compares it (``===``): a missing ref equals
     only a missing ref; an object ref equals nothing (JS clones every object)."""
     ref = meta.get("phx_ref", _ref)  # the function itself marks a missing ref
+    if type(ref) is str:  # what Phoenix sends: the fast path
+        return ref
     if ref is True or ref is False:
         return (bool, ref)  # JS true !== 1
     try:
@@ -76,13 +78,13 @@ def _ref(meta: Mapping[str, Any]) -> Any:
 
 def _check(presence: object, where: str) -> builtins.list[Any]:
     """Return the metas of ``presence``; ValueError unless it is ``{"metas": [dict, ...]}``."""
-    if not isinstance(presence, Mapping):
+    if type(presence) is not dict and not isinstance(presence, Mapping):
         raise ValueError(f"presence {where}: expected an object, got {type(presence).__name__}")
     metas = presence.get("metas")
     if not isinstance(metas, builtins.list):
         raise ValueError(f"presence {where}: 'metas' must be a list, got {type(metas).__name__}")
     for meta in metas:
-        if not isinstance(meta, Mapping):
+        if type(meta) is not dict and not isinstance(meta, Mapping):
             raise ValueError(f"presence {where}: every meta must be an object, "
                              f"got {type(meta).__name__}")
     return metas
@@ -136,6 +138,12 @@ def sync_diff(state: Mapping[str, Any], diff: Mapping[str, Any],
     for key in (*joins, *leaves):
         if key in state:
             _check(state[key], f"state[{key!r}]")
+    return _apply(state, joins, leaves, on_join, on_leave)
+
+
+def _apply(state: Mapping[str, Any], joins: Mapping[str, Any], leaves: Mapping[str, Any],
+           on_join: JoinCallback | None, on_leave: LeaveCallback | None) -> State:
+    """sync_diff on checked input."""
     new_state = dict(state)
     for key in _js_order(joins):
         new_state[key] = _join(key, new_state.get(key), joins[key], on_join)
@@ -174,15 +182,16 @@ def sync_state(state: Mapping[str, Any], new_state: Mapping[str, Any],
         if current is None:
             joins[key] = presence
             continue
-        new_refs = {_ref(m) for m in presence["metas"]}
-        cur_refs = {_ref(m) for m in current["metas"]}
-        joined = [m for m in presence["metas"] if _ref(m) not in cur_refs]
-        left = [m for m in current["metas"] if _ref(m) not in new_refs]
+        new_metas, cur_metas = presence["metas"], current["metas"]
+        new_refs, cur_refs = [_ref(m) for m in new_metas], [_ref(m) for m in cur_metas]
+        new_set, cur_set = set(new_refs), set(cur_refs)
+        joined = [m for m, ref in zip(new_metas, new_refs, strict=True) if ref not in cur_set]
+        left = [m for m, ref in zip(cur_metas, cur_refs, strict=True) if ref not in new_set]
         if joined:
             joins[key] = {**presence, "metas": joined}
         if left:
             leaves[key] = {**current, "metas": left}
-    return sync_diff(state, {"joins": joins, "leaves": leaves}, on_join, on_leave)
+    return _apply(state, joins, leaves, on_join, on_leave)
 
 
 def list(state: Mapping[str, Any],  # shadows the builtin here: the name phoenix.js uses
