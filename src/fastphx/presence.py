@@ -48,7 +48,7 @@ _MAX_INDEX = 2**32 - 2  # the largest ECMAScript array index
 
 def _is_index(key: object) -> bool:
     """True for an ECMAScript array index ("0", "42"): JS objects list those keys first."""
-    return (isinstance(key, str) and key.isascii() and key.isdigit()
+    return (isinstance(key, str) and len(key) <= 10 and key.isascii() and key.isdigit()
             and (key == "0" or key[0] != "0") and int(key) <= _MAX_INDEX)
 
 
@@ -336,6 +336,8 @@ class Presence:
         try:
             async for push in self._stream:
                 self._sync.receive(push.event, push.payload)
+        except Exception:  # a bug: say so, and unsubscribe rather than stall the client
+            self._sync.logger.exception("Presence of %r stopped", self.topic)
         finally:
             await self._stream.aclose()
 

@@ -30,7 +30,7 @@ from fastphx import presence
 pytestmark = pytest.mark.conformance
 
 KEYS = ["u1", "u2", "alice", "1", "2", "10", "007", "4294967294", "4294967295", "-1",
-        "__proto__", "constructor"]
+        "99999999999999999999", "__proto__", "constructor"]
 REFS = ["a", "b", "c", "d", "e"]
 ODD_REFS = [1, True, None, "missing"]  # JS: true !== 1, null !== undefined (no phx_ref)
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,

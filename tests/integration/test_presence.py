@@ -347,6 +347,28 @@ async def test_malformed_presence_pushes_are_skipped(connect: Connect,
     assert watch.presence.malformed == 3
 
 
+async def test_an_internal_failure_unsubscribes(connect: Connect, server: PhoenixTestServer,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Should the Presence's own code fail, it logs, stops and unsubscribes: a small-buffered
+    blocking client goes on working."""
+    client, watch = await connect("alice", "a1", push_buffer_size=2)
+    await watch.devices_become({"alice": ["a1"]})
+    other = client.pushes(topic="elsewhere")
+
+    def broken(event: str, payload: Any) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(watch.presence._sync, "receive", broken)
+    server.track(TOPIC, "bob", {"device": "b1"})
+    await asyncio.wait_for(asyncio.shield(watch.presence._task), TIMEOUT)
+    assert watch.presence.closed and "Presence of 'room:lobby' stopped" in caplog.text
+    for i in range(10):
+        server.track(TOPIC, f"user{i}", {"device": "x"})
+    assert (await client.push(TOPIC, "untrack", {})).status == "ok"
+    await other.aclose()
+
+
 async def test_a_raising_callback_does_not_stop_tracking(connect: Connect,
                                                          server: PhoenixTestServer) -> None:
     """A callback that raises is logged; the state and later callbacks go on."""

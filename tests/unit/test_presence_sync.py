@@ -90,9 +90,10 @@ def test_missing_diff_parts_count_as_empty() -> None:
 
 def test_javascript_key_order() -> None:
     """Integer-like keys come first, ascending, as in a JS object; others keep their order."""
-    state = {"b": p(), "10": p(), "a": p(), "2": p(), "007": p(), "4294967295": p(), "0": p()}
+    state = {"b": p(), "10": p(), "a": p(), "2": p(), "007": p(), "4294967295": p(), "0": p(),
+             "4294967294": p(), "9" * 5000: p()}
     keys = list(state, lambda key, presence: key)
-    assert keys == ["0", "2", "10", "b", "a", "007", "4294967295"]
+    assert keys == ["0", "2", "10", "4294967294", "b", "a", "007", "4294967295", "9" * 5000]
     calls = Calls()
     sync_state({}, state, calls.join)
     assert [c[1] for c in calls.log] == keys
