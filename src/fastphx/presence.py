@@ -321,7 +321,8 @@ class Presence:
 
     ``max_pending`` bounds the diffs held while no state has come (oldest dropped first,
     counted in ``dropped``). Callbacks run in the Presence's task; one that raises is
-    logged and tracking goes on.
+    logged (to ``logger``, default ``logging.getLogger("fastphx.presence")``) and tracking
+    goes on. Raises RuntimeError outside a running event loop.
     """
 
     def __init__(self, client: Client, topic: str, *, max_pending: int = 1000,
