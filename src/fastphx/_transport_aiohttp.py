@@ -45,7 +45,7 @@ WebSocket = aiohttp.ClientWebSocketResponse
 async def dial(session: aiohttp.ClientSession, url: URL, *, protocols: tuple[str, ...],
                ssl: Any, connect_timeout: float, close_timeout: float,
                max_message_size: int | None, redact: Callable[[str], str],
-               shown_url: str) -> WebSocket:
+               shown_url: str, compress: bool = False) -> WebSocket:
     """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted).
 
     The error is raised outside the ``except`` block, so no aiohttp exception is chained.
@@ -56,7 +56,8 @@ async def dial(session: aiohttp.ClientSession, url: URL, *, protocols: tuple[str
             url, protocols=protocols, decode_text=False, autoping=True, heartbeat=None,
             ssl=ssl if ssl is not None else True,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=close_timeout),
-            max_msg_size=max_message_size or 0), connect_timeout)
+            max_msg_size=max_message_size or 0, compress=15 if compress else 0),
+            connect_timeout)
         return ws  # type: ignore[no-any-return]
     except aiohttp.WSServerHandshakeError as exc:
         if exc.status in (401, 403):

@@ -145,6 +145,8 @@ class Client:
             ``None``: no bound); a larger one is refused before it is buffered: the socket
             closes with 1009, the event is counted in ``malformed``, and the client
             reconnects.
+        compress: offer permessage-deflate (off by default); used when the server agrees
+            (Phoenix does when its socket is configured with ``compress: true``).
         reconnect: redial and rejoin after an outage (default True).
         logger: a stdlib logger (default ``logging.getLogger("fastphx.client")``).
         session: an aiohttp ``ClientSession`` to dial with (not closed by the client).
@@ -177,6 +179,7 @@ class Client:
         overflow: Overflow = "block",
         max_spill_bytes: int | None = DEFAULT_MAX_SPILL_BYTES,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        compress: bool = False,
         reconnect: bool = True,
         logger: logging.Logger | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -210,6 +213,7 @@ class Client:
         self.push_buffer_size = push_buffer_size
         self.overflow: Overflow = overflow
         self.max_message_size = max_message_size
+        self.compress = compress
         self.logger = logger or logging.getLogger("fastphx.client")
         self._session = session
         self._own_session = session is None
@@ -556,7 +560,8 @@ class Client:
         return await transport.dial(
             self._session, self._dial_url(), protocols=self._protocols(), ssl=self._ssl,
             connect_timeout=self.connect_timeout, close_timeout=self.close_timeout,
-            max_message_size=self.max_message_size, redact=self._redact, shown_url=self.url)
+            max_message_size=self.max_message_size, redact=self._redact, shown_url=self.url,
+            compress=self.compress)
 
     def _attach(self, ws: transport.WebSocket) -> None:
         """Hand a fresh socket to the protocol and start its reader and writer tasks."""

@@ -70,6 +70,8 @@ class ServerConnection:
         self.vsn = serializer.vsn
         self.assigns: dict[str, Any] = {}
         self.ws = ws
+        # permessage-deflate window when the client negotiated it (server compress=True)
+        self.deflate_bits = int(ws.compress) if ws.compress else 0
         self._transport = request.transport
         self._protocol: Any = request.protocol  # aiohttp's RequestHandler (drain support)
         self._channels: dict[str, Channel] = {}
@@ -89,7 +91,11 @@ class ServerConnection:
 
     def write(self, payload: bytes, binary: bool = False) -> bool:
         """Write one WebSocket frame now; return False (and drop it) if the socket is closing."""
-        return self.write_framed(ws_frame(payload, binary))
+        return self.write_framed(self.frame(payload, binary))
+
+    def frame(self, payload: bytes, binary: bool = False) -> bytes:
+        """One WebSocket frame for this connection (compressed when it negotiated it)."""
+        return ws_frame(payload, binary, self.deflate_bits)
 
     def send(self, join_ref: WireRef, ref: WireRef, topic: Any, event: Any, payload: Any, *,
              ordered: bool = False) -> bool:

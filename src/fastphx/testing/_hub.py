@@ -13,7 +13,6 @@ from typing import Any
 
 from ..codec import Frame
 from ._connection import Channel, ServerConnection
-from ._wire import ws_frame
 
 __all__ = ["Hub"]
 
@@ -83,20 +82,20 @@ class Hub:
     def broadcast(self, topic: str, event: Any, payload: Any, *, ordered: bool = False) -> int:
         """Write a null-join_ref message to every joiner of ``topic``, encoded once per
         serializer; return how many got it."""
-        framed: dict[int, bytes] = {}
+        framed: dict[tuple[int, int], bytes] = {}
         sent = 0
         for conn, _ in self.subscribers(topic):
-            data = framed.get(conn.vsn)
+            key = (conn.vsn, conn.deflate_bits)
+            data = framed.get(key)
             if data is None:
                 message = conn.serializer.message(None, None, topic, event, payload,
                                                   ordered=ordered)
-                data = framed[conn.vsn] = ws_frame(message)
+                data = framed[key] = conn.frame(message)
             sent += conn.write_framed(data)
         return sent
 
     def write_binary(self, topic: str, data: bytes) -> int:
         """Write one BINARY frame to every joiner of ``topic`` whose serializer has binary
         frames (V1 has none); return how many got it."""
-        framed = ws_frame(data, binary=True)
-        return sum(conn.write_framed(framed) for conn, _ in self.subscribers(topic)
-                   if conn.serializer.binary)
+        return sum(conn.write_framed(conn.frame(data, binary=True))
+                   for conn, _ in self.subscribers(topic) if conn.serializer.binary)

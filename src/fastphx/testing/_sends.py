@@ -13,7 +13,7 @@ from typing import Any
 
 from ._connection import Channel, ServerConnection
 from ._hub import Hub
-from ._wire import binary_broadcast, binary_push, require_map, ws_frame
+from ._wire import binary_broadcast, binary_push, require_map
 
 __all__ = ["blast", "broadcast", "broadcast_binary", "push", "push_binary", "push_many",
            "send_raw"]
@@ -63,7 +63,7 @@ async def blast(hub: Hub, topic: str, event: str, payload: Any, count: int,
     sent = 0
     for conn, channel in hub.subscribers(topic):
         jr = None if as_broadcast else (channel.join_ref if join_ref is None else join_ref)
-        frame = ws_frame(conn.serializer.message(jr, None, topic, event, payload))
+        frame = conn.frame(conn.serializer.message(jr, None, topic, event, payload))
         sent += await _blast_one(conn, frame, count)
     return sent
 
@@ -105,7 +105,7 @@ async def _push_chunk(subscribers: list[tuple[ServerConnection, Channel]], topic
     for conn, channel in subscribers:
         jr = channel.join_ref if join_ref is None else join_ref
         message = conn.serializer.message
-        data = b"".join(ws_frame(message(jr, None, topic, event, p)) for p in chunk)
+        data = b"".join(conn.frame(message(jr, None, topic, event, p)) for p in chunk)
         if conn.write_framed(data):
             sent += len(chunk)
             await conn.drain()

@@ -48,7 +48,8 @@ async def handle_upgrade(server: PhoenixTestServer, request: web.Request) -> web
     protocols = ("phoenix",) if server.profile.token_subprotocol else ()
     # aiohttp refuses a message of max_msg_size bytes or more; Bandit one over the limit.
     limit = server.max_frame_size + 1 if server.max_frame_size else 0
-    ws = web.WebSocketResponse(protocols=protocols, compress=False, max_msg_size=limit,
+    ws = web.WebSocketResponse(protocols=protocols, compress=server.compress,
+                               max_msg_size=limit,
                                autoclose=True, autoping=True)
     await ws.prepare(request)
     hub = server._hub

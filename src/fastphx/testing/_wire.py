@@ -16,6 +16,7 @@ the only kind a client may send is push kind 0 ``[0, jr_len, ref_len, topic_len,
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 import orjson
@@ -251,9 +252,16 @@ def parse_client_binary(data: bytes) -> tuple[str, str, str, str, bytes]:
     return fields[0], fields[1], fields[2], fields[3], bytes(data[end:])
 
 
-def ws_frame(payload: bytes, binary: bool = False) -> bytes:
-    """Return one unmasked server-to-client WebSocket frame (FIN set) carrying ``payload``."""
+def ws_frame(payload: bytes, binary: bool = False, deflate_bits: int = 0) -> bytes:
+    """Return one unmasked server-to-client WebSocket frame (FIN set) carrying ``payload``;
+    with ``deflate_bits`` (the negotiated window, 8-15) the payload is compressed as a
+    permessage-deflate message (RFC 7692: RSV1 set, the flush's empty tail stripped). A
+    fresh compressor per message is valid whether or not context takeover was agreed."""
     opcode = 0x82 if binary else 0x81
+    if deflate_bits:
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -deflate_bits)
+        payload = (compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        opcode |= 0x40
     size = len(payload)
     if size < 126:
         header = bytes((opcode, size))

@@ -125,7 +125,8 @@ class PhoenixTestServer:
                  idle_timeout: float = 60.0, path: str = "/socket/websocket",
                  max_frame_size: int = 8_000_000,
                  presence_order: PresenceOrder = "diff_first",
-                 none_reply: NoneReply = "{}", strict: bool = False) -> None:
+                 none_reply: NoneReply = "{}", strict: bool = False,
+                 compress: bool = False) -> None:
         self.profile = profile(phoenix)
         self.host = "127.0.0.1"
         self.port = port
@@ -139,6 +140,7 @@ class PhoenixTestServer:
                                       ("diff_first", "state_first"))
         self.none_reply = _choice("none_reply", none_reply, ("{}", "null"))
         self.strict = strict
+        self.compress = compress  # permessage-deflate, as Phoenix's `compress: true` socket
         self.heartbeat_replies = True
         self.reply_delay = 0.0
         self._routes = Routes()
