@@ -2,13 +2,15 @@
 
 ``PhoenixTestServer`` serves the V2 protocol the way Phoenix does (checked against the
 official Phoenix JS client by ``tests/conformance``); ``demo_server()`` returns one with the
-demo channels used by ``fastphx serve``; the ``phx_server`` pytest fixture lives in
+demo channels used by ``fastphx serve``; ``FaultProxy`` is a TCP proxy that injects network
+faults in front of any server; the ``phx_server`` and ``fault_proxy`` pytest fixtures live in
 :mod:`fastphx.testing.pytest_plugin`. See ``docs/testing-server.md``.
 """
 
 from __future__ import annotations
 
 from ._demo import demo_server
+from .faultproxy import FaultProxy
 from .server import (
     NO_REPLY,
     ChannelContext,
@@ -21,6 +23,7 @@ from .server import (
 __all__ = [
     "NO_REPLY",
     "ChannelContext",
+    "FaultProxy",
     "PhoenixTestServer",
     "ServerConnection",
     "ServerReply",
