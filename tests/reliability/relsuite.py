@@ -19,7 +19,8 @@ SCALE = float(os.environ.get("FASTPHX_TEST_TIMEOUT_SCALE", "1"))
 TIMEOUT = 5.0 * SCALE
 API_KEY = "ak_RELIABILITY_4f1d9c0e7b2a"  # fake, distinctive: grep-able in any log
 TOKEN = "tok_RELIABILITY_8e3b5a9d6c1f"
-SECRETS = (API_KEY, TOKEN)
+PASSWORD = "pw_RELIABILITY_2c7e9a4f0d3b"  # only ever put in a URL's userinfo
+SECRETS = (API_KEY, TOKEN, PASSWORD)
 HEARTBEAT = 0.3  # short heartbeat interval of the fault cycles (seconds)
 
 
