@@ -18,10 +18,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from relsuite import SCALE, TIMEOUT, make_client, setup_channels  # noqa: E402
+from relsuite import SCALE, TIMEOUT, make_client, setup_channels, wait_until
 
-import fastphx  # noqa: E402
-from fastphx.testing import FaultProxy, PhoenixTestServer  # noqa: E402
+import fastphx
+from fastphx.testing import FaultProxy, PhoenixTestServer
 
 CLOSE_TIMEOUT = 0.5
 PROMPT = CLOSE_TIMEOUT + 1.0 * SCALE  # close() may wait once for a close handshake
@@ -33,7 +33,7 @@ async def closes_promptly(client: fastphx.Client, *waiters: asyncio.Future[Any])
     await asyncio.wait_for(client.close(), PROMPT)
     assert client.status is fastphx.Status.CLOSED
     if waiters:
-        done, pending = await asyncio.wait(waiters, timeout=PROMPT)
+        _, pending = await asyncio.wait(waiters, timeout=PROMPT)
         assert not pending, f"{len(pending)} waiters still pending after close()"
     for waiter in waiters:
         exc = waiter.exception()
@@ -117,16 +117,11 @@ async def with_blocked_iterators(server: PhoenixTestServer, proxy: FaultProxy) -
     waiting = asyncio.ensure_future(drain(client.pushes(events={"none"})))
     full = client.pushes(events={"n"})
     await server.push_many("room:0", "n", [{"i": i} for i in range(100)])
-    await asyncio.wait_for(_filled(full), TIMEOUT)
+    await wait_until(lambda: len(full) == 8)
     pushing = asyncio.ensure_future(client.push("room:0", "echo", {}))
     await closes_promptly(client, waiting, pushing)
     assert waiting.result() == 0
     assert pushing.done()
-
-
-async def _filled(stream: fastphx.PushStream) -> None:
-    while len(stream) < 8:
-        await asyncio.sleep(0.001)
 
 
 async def twice_concurrently(server: PhoenixTestServer, proxy: FaultProxy) -> None:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from relsuite import SECRETS, setup_channels
+from relsuite import CapturedLog, setup_channels
 
 import fastphx
 from fastphx.testing import PhoenixTestServer
@@ -25,22 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.reliability)
-
-
-class CapturedLog(logging.Handler):
-    """Keeps every record formatted, tracebacks included."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    def leaks(self) -> list[str]:
-        """The captured lines that contain a secret."""
-        return [line for line in self.lines if any(s in line for s in SECRETS)]
 
 
 _CAPTURE = CapturedLog()

@@ -8,6 +8,7 @@ suite's captured DEBUG log is checked never to contain them (see conftest.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,22 @@ SECRETS = (API_KEY, TOKEN, PASSWORD)
 HEARTBEAT = 0.3  # short heartbeat interval of the fault cycles (seconds)
 
 
+class CapturedLog(logging.Handler):
+    """Keeps every record formatted, tracebacks included."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def leaks(self) -> list[str]:
+        """The captured lines that contain a secret."""
+        return [line for line in self.lines if any(s in line for s in SECRETS)]
+
+
 def fast_delay(attempt: int) -> float:
     """A short redial / rejoin delay so fault cycles run quickly."""
     return 0.01
@@ -31,7 +48,7 @@ def fast_delay(attempt: int) -> float:
 
 def setup_channels(server: PhoenixTestServer) -> None:
     """``room:*`` joins ok (reply ``{"topic": topic}``), ``echo`` replies its payload,
-    ``never`` never replies, ``count`` pushes ``{"i": k}`` for k in range(n) after replying."""
+    ``never`` never replies."""
 
     async def echo(ctx: ChannelContext, payload: Any) -> Any:
         return payload

@@ -4,7 +4,6 @@ wedge the client. Each is xfail(strict) until the item of #9 it names lands."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import CapturedLog
-from relsuite import PASSWORD, SECRETS, TIMEOUT, make_client
+from relsuite import PASSWORD, SECRETS, TIMEOUT, CapturedLog, make_client
 
 import fastphx
 from fastphx.testing import FaultProxy, PhoenixTestServer
