@@ -137,6 +137,22 @@ async def test_stall_holds_data_and_resume_delivers_it(proxy: FaultProxy,
     writer.close()
 
 
+async def test_cut_while_stalled_ends_at_once(proxy: FaultProxy, echo: EchoServer) -> None:
+    """cut() during a stall closes the connections without waiting for resume()."""
+    reader, writer = await dial(proxy)
+    proxy.stall()
+    writer.write(b"held")
+    proxy.cut()
+    try:  # an RST instead of a FIN when the proxy had not read "held" yet (Linux TCP)
+        assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""
+    except ConnectionResetError:
+        pass
+    await proxy.wait_for_active(0, TIMEOUT)
+    await echo.wait_for(lambda: len(echo.ends) == 1)
+    assert echo.received == b""
+    writer.close()
+
+
 async def test_half_close_sends_fin_both_ways(proxy: FaultProxy, echo: EchoServer) -> None:
     """half_close(): both peers read EOF; the client may still write (nothing is forwarded)."""
     reader, writer = await dial(proxy)

@@ -49,6 +49,7 @@ class _Link:
         self.proxy = proxy
         self.client = client
         self.server: asyncio.StreamWriter | None = None
+        self.pumps: list[asyncio.Future[None]] = []
         self.half_closed = False
 
     def writers(self) -> list[asyncio.StreamWriter]:
@@ -57,6 +58,8 @@ class _Link:
     def abort(self, rst: bool = False) -> None:
         for writer in self.writers():
             _abort(writer, rst)
+        for pump in self.pumps:  # a pump may be holding data for a stall: end it now
+            pump.cancel()
 
     def half_close(self) -> None:
         self.half_closed = True
@@ -203,8 +206,9 @@ class FaultProxy:
     # ------------------------------------------------------------------ faults
 
     def cut(self) -> None:
-        """Close both sides of every connection now (FIN), dropping what is in flight, so a
-        peer may see a WebSocket frame cut in the middle."""
+        """Close both sides of every connection now, dropping what is in flight, so a peer
+        may see a WebSocket frame cut in the middle. A peer reads EOF (FIN), or a reset if
+        the proxy had not yet read all it sent (the kernel's rule for unread data)."""
         self._abort_all(rst=False)
 
     def reset(self) -> None:
@@ -345,8 +349,9 @@ class FaultProxy:
                          up_reader: asyncio.StreamReader) -> None:
         """Run both directions until both ended (FIN each way), or one failed (abort)."""
         assert link.server is not None
-        pumps = [asyncio.ensure_future(link.pump(reader, link.server, upstream=True)),
-                 asyncio.ensure_future(link.pump(up_reader, link.client, upstream=False))]
+        pumps = link.pumps = [
+            asyncio.ensure_future(link.pump(reader, link.server, upstream=True)),
+            asyncio.ensure_future(link.pump(up_reader, link.client, upstream=False))]
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
         finally:
