@@ -201,25 +201,20 @@ async def test_hang_accepts_and_never_answers(proxy: FaultProxy, echo: EchoServe
         w.close()
 
 
-async def test_latency_delays_each_direction(echo: EchoServer) -> None:
-    """latency delays every chunk each way: a round trip takes at least twice the latency."""
-    async with FaultProxy("127.0.0.1", echo.port, latency=0.1) as proxy:
+@pytest.mark.parametrize("options,data,minimum", [
+    ({"latency": 0.1}, b"ping", 0.2),  # each direction delayed: a round trip >= 2 x latency
+    ({"bandwidth": 100_000}, b"z" * 20_000, 0.2),  # 20 KB at 100 KB/s per direction
+], ids=["latency", "bandwidth"])
+async def test_latency_and_bandwidth_slow_the_link(echo: EchoServer, options: dict[str, float],
+                                                   data: bytes, minimum: float) -> None:
+    """latency delays every chunk each way; bandwidth caps bytes/s per direction: a round
+    trip takes at least ``minimum`` seconds and returns the data intact."""
+    async with FaultProxy("127.0.0.1", echo.port, **options) as proxy:
         reader, writer = await dial(proxy)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        await roundtrip(reader, writer, b"ping")
-        assert loop.time() - start >= 0.2
-        writer.close()
-
-
-async def test_bandwidth_limits_throughput(echo: EchoServer) -> None:
-    """bandwidth caps bytes/s per direction: 20 KB at 100 KB/s takes at least 0.2 s."""
-    async with FaultProxy("127.0.0.1", echo.port, bandwidth=100_000) as proxy:
-        reader, writer = await dial(proxy)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        assert await roundtrip(reader, writer, b"z" * 20_000) == b"z" * 20_000
-        assert loop.time() - start >= 0.2
+        assert await roundtrip(reader, writer, data) == data
+        assert loop.time() - start >= minimum
         writer.close()
 
 

@@ -574,7 +574,7 @@ def test_package_exports_what_the_docs_say() -> None:
     """fastphx.testing exports the names its contract and docs list."""
     import fastphx.testing as testing
 
-    assert set(testing.__all__) == {"NO_REPLY", "ChannelContext", "PhoenixTestServer",
+    assert set(testing.__all__) == {"NO_REPLY", "ChannelContext", "FaultProxy", "PhoenixTestServer",
                                     "ServerConnection", "ServerReply", "StopChannel",
                                     "demo_server"}
     assert all(hasattr(testing, name) for name in testing.__all__)

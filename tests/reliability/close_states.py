@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from relsuite import SCALE, TIMEOUT, make_client, setup_channels, wait_until
+from relsuite import SCALE, TIMEOUT, make_client, server_port, setup_channels, wait_until
 
 import fastphx
 from fastphx.testing import FaultProxy, PhoenixTestServer
@@ -149,7 +149,7 @@ async def main(name: str) -> None:
     server = PhoenixTestServer(port=0)
     setup_channels(server)
     async with server:
-        port = int(server.url.split(":")[2].split("/")[0])
+        port = server_port(server)
         async with FaultProxy("127.0.0.1", port) as proxy:
             await SCENARIOS[name](server, proxy)
     print(f"OK {name}")

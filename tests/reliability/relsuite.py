@@ -60,6 +60,11 @@ def setup_channels(server: PhoenixTestServer) -> None:
                        handlers={"echo": echo, "never": never})
 
 
+def server_port(server: PhoenixTestServer) -> int:
+    """The TCP port ``server`` listens on (for a FaultProxy in front of it)."""
+    return int(server.url.split(":")[2].split("/")[0])
+
+
 def make_client(url: str, **options: Any) -> fastphx.Client:
     """A client carrying the fake secrets, with fast redials, primary topic ``room:0``."""
     settings: dict[str, Any] = {

@@ -16,6 +16,7 @@ from relsuite import (
     live_tasks,
     make_client,
     open_fds,
+    server_port,
     wait_until,
 )
 
@@ -175,7 +176,7 @@ async def run_cycles(server: PhoenixTestServer, proxy: FaultProxy, fault: str) -
 async def test_fault_cycles(server: PhoenixTestServer, fault: str) -> None:
     """Ten cycles of one fault: the client recovers fully each time and leaks nothing."""
     fds, tasks = open_fds(), live_tasks()
-    async with FaultProxy("127.0.0.1", int(server.url.split(":")[2].split("/")[0])) as proxy:
+    async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
         await run_cycles(server, proxy, fault)
         await proxy.wait_for_active(0, TIMEOUT)
     await server.wait_for_connections(0, timeout=TIMEOUT)

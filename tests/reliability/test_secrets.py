@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from relsuite import PASSWORD, SECRETS, TIMEOUT, CapturedLog, make_client
+from relsuite import PASSWORD, SECRETS, TIMEOUT, CapturedLog, make_client, server_port
 
 import fastphx
 from fastphx.testing import FaultProxy, PhoenixTestServer
@@ -26,10 +26,6 @@ def assert_no_secret(*texts: str) -> None:
     for text in texts:
         for secret in SECRETS:
             assert secret not in text, f"secret in {text[:200]!r}"
-
-
-def port_of(server: PhoenixTestServer) -> int:
-    return int(server.url.split(":")[2].split("/")[0])
 
 
 async def failed_connect(url: str, **options: object) -> fastphx.FastphxError:
@@ -60,7 +56,7 @@ async def test_refused_handshake_error_chain(server: PhoenixTestServer, status: 
 
 async def test_unreachable_and_hung_errors(server: PhoenixTestServer) -> None:
     """Refused TCP and a hung handshake: errors and their chains hold no secret."""
-    async with FaultProxy("127.0.0.1", port_of(server)) as proxy:
+    async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
         url = proxy.url_for(server.url)
         proxy.refuse(True)
         refused = await failed_connect(url)
