@@ -44,7 +44,7 @@ test: $(STAMP) js
 	FASTPHX_NO_EXTENSIONS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not conformance and not fuzz" tests/integration
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -x -m "not conformance and not fuzz"
+	$(BIN)/python -m pytest -q -x -m "not conformance and not fuzz and not reliability"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

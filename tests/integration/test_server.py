@@ -592,9 +592,9 @@ def test_package_exports_what_the_docs_say() -> None:
     """fastphx.testing exports the names its contract and docs list."""
     import fastphx.testing as testing
 
-    assert set(testing.__all__) == {"NO_REPLY", "PROFILES", "ChannelContext", "PhoenixProfile",
-                                    "PhoenixTestServer", "ServerConnection", "ServerReply",
-                                    "StopChannel", "demo_server"}
+    assert set(testing.__all__) == {"NO_REPLY", "PROFILES", "ChannelContext", "FaultProxy",
+                                    "PhoenixProfile", "PhoenixTestServer", "ServerConnection",
+                                    "ServerReply", "StopChannel", "demo_server"}
     assert all(hasattr(testing, name) for name in testing.__all__)
 
 
