@@ -322,10 +322,14 @@ class Client:
             ws = await self._dial()
             self._attach(ws)
             reply = await joined
-        except BaseException:
+        except BaseException as exc:
+            closed_meanwhile = self._closing is not None  # close() from another task
             await self.close()
             if joined.done() and not joined.cancelled():
                 joined.exception()  # retrieved: the dial/join error is what we raise
+            if closed_meanwhile and isinstance(exc, Exception) and not isinstance(
+                    exc, ClientClosedError):
+                raise ClientClosedError("client closed during connect()") from None
             raise
         self.welcome = reply.response
         return reply.response

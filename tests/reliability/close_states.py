@@ -53,9 +53,7 @@ async def during_connect(server: PhoenixTestServer, proxy: FaultProxy) -> None:
     connecting = asyncio.ensure_future(client.connect())
     await proxy.wait_for(lambda: proxy.hung == 1, TIMEOUT)
     await closes_promptly(client, connecting)
-    # Today connect() fails with ConnectError("... Connector is closed.") here: typed, but
-    # docs/client.md says close() fails pending operations with ClientClosedError.
-    typed(connecting, fastphx.ClientClosedError, fastphx.ConnectError)
+    typed(connecting, fastphx.ClientClosedError)  # as docs/client.md says of close()
 
 
 async def during_join(server: PhoenixTestServer, proxy: FaultProxy) -> None:
@@ -117,7 +115,7 @@ async def with_blocked_iterators(server: PhoenixTestServer, proxy: FaultProxy) -
     waiting = asyncio.ensure_future(drain(client.pushes(events={"none"})))
     full = client.pushes(events={"n"})
     await server.push_many("room:0", "n", [{"i": i} for i in range(100)])
-    await wait_until(lambda: len(full) == 8)
+    await wait_until(lambda: len(full) > 8)  # past its bound: the reader paused on it
     pushing = asyncio.ensure_future(client.push("room:0", "echo", {}))
     await closes_promptly(client, waiting, pushing)
     assert waiting.result() == 0

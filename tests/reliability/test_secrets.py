@@ -43,8 +43,6 @@ async def test_refused_handshake_error_text(server: PhoenixTestServer, status: i
     await failed_connect(server.url)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #9 item 6: after HTTP 403/500 the error's "
-                                       "__context__ holds aiohttp's error with the api_key")
 @pytest.mark.parametrize("status", [403, 500])
 async def test_refused_handshake_error_chain(server: PhoenixTestServer, status: int) -> None:
     """HTTP 403 / 500 on the upgrade: nothing in the error's __cause__/__context__ chain holds
@@ -80,8 +78,6 @@ async def test_redial_refused_reconnect_failed_event(server: PhoenixTestServer,
     assert_no_secret(repr(failed.payload), repr(client), str(client.error))
 
 
-@pytest.mark.xfail(strict=True, reason="issue #9 item 6: URL userinfo (ws://user:pw@host) is "
-                                       "not redacted in repr(client), client.url or errors")
 async def test_url_password_redacted(server: PhoenixTestServer) -> None:
     """A password in the URL's userinfo is redacted like the api_key."""
     url = server.url.replace("ws://", f"ws://user:{PASSWORD}@")
