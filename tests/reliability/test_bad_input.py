@@ -84,6 +84,10 @@ CLOSE_CODES = [1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
                4000, 4999]
 
 
+#: The client's own pushes around an outage.
+LIFECYCLE = frozenset({"reconnecting", "rejoined", "connected", "disconnected"})
+
+
 class Session:
     """A client joined to room:0 with one iterator, and a counter of good frames sent."""
 
@@ -103,7 +107,7 @@ class Session:
             if push.event == "good":
                 assert push.payload == {"k": self.good}
                 return before
-            assert push.event in allow | {"reconnecting", "rejoined", "connected", "disconnected"}, push
+            assert push.event in allow | LIFECYCLE, push
             before.append(push)
 
     async def wait_rejoined(self) -> None:

@@ -4,8 +4,8 @@ topic rejoined, its synthetic events are valid, every pending push ended, and no
 from __future__ import annotations
 
 import asyncio
-import re
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
