@@ -13,8 +13,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The extension is mandatory here: a failed Cython build fails the install loudly.
-$(STAMP): $(BIN)/python pyproject.toml setup.py src/fastphx/_codec.pyx src/fastphx/_jsonscan.h \
-		src/fastphx/_jsonenc.h src/fastphx/_jsonbuild.h
+# The compiled build's sources (setup.py lists them): the codec source, .pyx/.pxd, C headers.
+CODEC_SOURCES := src/fastphx/_codec_py.py $(wildcard src/fastphx/*.pyx src/fastphx/*.pxd src/fastphx/*.h)
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(CODEC_SOURCES)
 	FASTPHX_BUILD_EXTENSION=yes $(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -c "import fastphx.codec as c; assert c.IMPLEMENTATION == 'c', 'extension not built'"
 	touch $(STAMP)
@@ -67,4 +68,4 @@ docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf build dist site *.egg-info src/*.egg-info src/fastphx/_codec.c src/fastphx/_codec*.so
+	rm -rf build dist site *.egg-info src/*.egg-info src/fastphx/*.c src/fastphx/*.so

@@ -28,7 +28,7 @@ import orjson
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from e2e_server import BLAST_PAYLOAD
-from fastphx import _codec as codec_c
+from fastphx import _codec_c as codec_c
 from fastphx._types import RawJSON
 from frames import SIZES, Envelope, frame, payload
 

@@ -30,7 +30,7 @@ def _codec(name: str) -> ModuleType | None:
         return None
 
 
-CODEC_C = _codec("fastphx._codec")
+CODEC_C = _codec("fastphx._codec_c")
 CODEC_PY = _codec("fastphx._codec_py")
 MSGSPEC_DECODE = msgspec.json.Decoder(Envelope).decode
 
