@@ -41,8 +41,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
+# One run of the benchmark harnesses (bench/codec_ratios.py, bench/e2e_instructions.py) into
+# docs/benchmarks.md; about ten minutes. bench/e2e.py (timed end to end) runs on its own.
 bench: $(STAMP)
-	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-only
+	$(BIN)/python scripts/bench_report.py
 
 # Coverage-guided fuzzing of the codec (C build vs pure-Python twin vs orjson), FUZZ_SECONDS
 # long (default 300); the corpus grows in .venv/fuzz-corpus. See tests/fuzz/README.md.
