@@ -1,7 +1,6 @@
 # Augments _codec_py.py when Cython compiles it as fastphx._codec_c (aiohttp's
 # _websocket/reader_c.pxd pattern): C types for the classes and hot locals, and the C text
 # kernel cimported in place of the Python one (`from ._text_py import ...` in the source).
-import cython
 
 from fastphx._text cimport load_payload, scan_text, splice
 
@@ -11,7 +10,6 @@ cdef str _PHX_REPLY
 cdef dict _KIND_FIELDS
 
 
-@cython.freelist(64)
 cdef class Frame:
     cdef object _join_ref
     cdef object _ref

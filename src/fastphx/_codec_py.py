@@ -13,11 +13,19 @@ compiled build names the byte offset of every error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ._text_py import load_payload, scan_text, splice
+
+if TYPE_CHECKING:
+    from ._cython_shim import cython
+else:
+    try:
+        import cython
+    except ImportError:  # the pure-Python build runs without Cython: no-op decorators
+        from ._cython_shim import cython
 from ._types import UNPARSED, RawJSON, Reply
 from .errors import FrameDecodeError
 
@@ -40,6 +48,11 @@ _PHX_REPLY = "phx_reply"
 # Frame
 
 
+# Compiled: an extension type with a free list, untracked by the cycle collector (its fields,
+# decoded JSON and bytes, never refer back to a Frame).
+@cython.freelist(64)
+@cython.no_gc
+@cython.cclass
 class Frame:
     """One Phoenix V2 message: ``[join_ref, ref, topic, event, payload]``.
 

@@ -8,6 +8,8 @@ source's names, signatures and class members, and run mypy --strict on a typed u
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -66,3 +68,18 @@ def test_mypy_strict_accepts_typed_use(tmp_path: Path) -> None:
         ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(use)]
     )
     assert status == 0, stdout + stderr
+
+
+def test_pure_build_runs_without_cython() -> None:
+    """Without Cython installed, the pure-Python source imports (its Cython class decorators
+    come from a no-op shim) and decodes a frame."""
+    code = (
+        "import sys; sys.modules['cython'] = None\n"
+        "from fastphx import _codec_py as py\n"
+        "assert py.cython.__module__ == 'fastphx._cython_shim', py.cython\n"
+        "f = py.decode(b'[null,null,\"t\",\"e\",{\"a\":1}]')\n"
+        "assert (f.topic, f.payload) == ('t', {'a': 1}), f\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
