@@ -32,38 +32,20 @@ __all__ = [
 IMPLEMENTATION: str = "py"
 
 if TYPE_CHECKING or os.environ.get("FASTPHX_NO_EXTENSIONS"):
-    from ._codec_py import (
-        Frame,
-        RefTable,
-        decode,
-        decode_binary,
-        decode_eager,
-        encode,
-        encode_binary,
-        parse_reply,
-    )
+    from . import _codec_py as _build
 else:
     try:
-        from ._codec_c import (
-            Frame,
-            RefTable,
-            decode,
-            decode_binary,
-            decode_eager,
-            encode,
-            encode_binary,
-            parse_reply,
-        )
+        from . import _codec_c as _build
 
         IMPLEMENTATION = "c"
     except ImportError:  # the extension is not built: use the pure-Python build
-        from ._codec_py import (
-            Frame,
-            RefTable,
-            decode,
-            decode_binary,
-            decode_eager,
-            encode,
-            encode_binary,
-            parse_reply,
-        )
+        from . import _codec_py as _build
+
+Frame = _build.Frame
+RefTable = _build.RefTable
+decode = _build.decode
+decode_binary = _build.decode_binary
+decode_eager = _build.decode_eager
+encode = _build.encode
+encode_binary = _build.encode_binary
+parse_reply = _build.parse_reply

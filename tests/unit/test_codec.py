@@ -892,7 +892,7 @@ def test_parse_reply_binary(codec: ModuleType) -> None:
 
 @pytest.mark.parametrize(("env", "expected"), [("1", "py"), ("", "c")])
 def test_selector_honours_no_extensions(codec_c: ModuleType, env: str, expected: str) -> None:
-    """FASTPHX_NO_EXTENSIONS=1 selects the Python twin; otherwise the built extension wins."""
+    """FASTPHX_NO_EXTENSIONS=1 selects the pure-Python build; otherwise the built extension wins."""
     code = (
         "import fastphx.codec as s, fastphx._codec_py as py;"
         "print(s.IMPLEMENTATION, s.decode is py.decode, s.Frame is py.Frame)"

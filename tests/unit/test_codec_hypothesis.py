@@ -1,4 +1,4 @@
-"""Property tests of the codec: round trips, decode_eager == decode, C twin == Python twin.
+"""Property tests of the codec: round trips, decode_eager == decode, C build == Python build.
 
 Bounded by the ``codec-ci`` Hypothesis profile (tests/unit/conftest.py); set
 ``FASTPHX_HYPOTHESIS_PROFILE=codec-dev`` for a longer local hunt.
