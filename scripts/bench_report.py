@@ -40,27 +40,38 @@ METHOD = """\
   over loopback; each client mode runs under `valgrind --tool=callgrind` for 10,000 and for
   30,000 pushes, and the difference over 20,000 is the CPU instructions one more push costs
   (start-up cancelled out). Instructions are not time, but they do not drift with the load
-  of a shared VM. "bare" is an `async for msg in ws` aiohttp loop that does no JSON at all.
+  of a shared VM. Modes (`bench/e2e_client.py`): `bare`, an `async for msg in ws` aiohttp
+  loop that does no JSON at all; `lazy`, `fastphx.Client` with every push through
+  `client.pushes()` and the payload unread; `read`, the same with every `push.payload` read;
+  `eager`, `Client(eager_payloads=True)` with every payload read; `bare_orjson`, the bare
+  loop plus `orjson.loads` of every frame.
 - The timed end-to-end benchmark (`bench/e2e.py`: messages per second and CPU time per
-  client process) prints its own table; the chart below is drawn from its last recorded run
-  (`docs/benchmarks.json`, `scripts/plot_bench.py`).
+  client process) prints its own table and is not part of this run; the chart below is drawn
+  from its last recorded run (2026-11-28, `docs/benchmarks.json`, `scripts/plot_bench.py`).
 
 ![Benchmarks](img/bench.png)
 
 ## Is the payload builder worth its C? (`_jsonbuild.h`)
 
-Measured once for issue #12 (2026-12-01, the machine below, one run per row pair): end-to-end
-instructions per push with the builder and with `orjson.loads` in its place, everything else
-equal (`bench/e2e_instructions.py` modes, both builds in the same run, twice):
+Measured for issue #12 on 2026-12-01 (the machine above): end-to-end instructions per push
+(`bench/e2e_instructions.py` modes `read` and `eager`) with the builder and with
+`orjson.loads` in its place (`load_payload` returning `orjson.loads(raw)`, `decode_eager`
+parsing the payload slice with orjson), everything else equal, both builds measured in the
+same run against the same server. Runs A and B on the codec before the one-source change,
+run C after it:
 
-| mode | with the builder | with orjson.loads | removing it costs |
-|---|---:|---:|---:|
-| every payload read by the consumer (lazy) | 19,263 / 19,301 | 21,025 / 20,966 | +9.1% / +8.6% |
-| `eager_payloads=True`, every payload read | 18,586 / 18,733 | 20,603 / 20,621 | +10.9% / +10.1% |
+| mode | run | with the builder | with orjson.loads | removing it costs |
+|---|---|---:|---:|---:|
+| every payload read by the consumer (lazy) | A | 19,263 | 21,025 | +9.1% |
+| | B | 19,301 | 20,966 | +8.6% |
+| | C | 19,573 | 21,476 | +9.7% |
+| `eager_payloads=True`, every payload read | A | 18,586 | 20,603 | +10.9% |
+| | B | 18,733 | 20,621 | +10.1% |
+| | C | 19,017 | 20,942 | +10.1% |
 
-The bar was "keep it if removing it costs 10% or more": it does for eager reading (both
-runs), not quite for lazy reading, so the builder stays; it is the first C to drop if that
-changes.
+The bar was "keep it if removing it costs 10% or more of the instructions per push": it
+does for eager reading in every run, not for lazy reading (8.6%-9.7%), so the builder stays,
+by a margin of a tenth of a point; it is the first C to drop if that changes.
 """
 
 
