@@ -85,14 +85,14 @@ def test_wheel_has_no_tests_or_build_leftovers(wheel: Path) -> None:
 
 @pytest.mark.parametrize("wheel", wheels() if DIST_DIR else [], ids=lambda p: p.name)
 def test_wheel_extension_matches_its_tags(wheel: Path) -> None:
-    """The one extension in a wheel is built for the wheel's own CPython and, on Linux, arch."""
+    """Each extension in a wheel is built for the wheel's own CPython and, on Linux, arch."""
     python_tag, abi_tag, platform_tag = wheel.stem.split("-")[-3:]
-    (ext,) = extension_modules(wheel_names(wheel))
     assert python_tag.startswith("cp") and abi_tag == python_tag, wheel.name
-    assert python_tag[2:] in ext.rsplit("/", 1)[-1], (ext, python_tag)
-    if "linux" in platform_tag:
-        arch = re.sub(r"^(many|musl)?linux(_\d+_\d+|\d+)?_", "", platform_tag.split(".")[0])
-        assert f"-{arch}-linux" in ext, (ext, arch)
+    for ext in extension_modules(wheel_names(wheel)):
+        assert python_tag[2:] in ext.rsplit("/", 1)[-1], (ext, python_tag)
+        if "linux" in platform_tag:
+            arch = re.sub(r"^(many|musl)?linux(_\d+_\d+|\d+)?_", "", platform_tag.split(".")[0])
+            assert f"-{arch}-linux" in ext, (ext, arch)
 
 
 def test_repaired_wheel_is_manylinux() -> None:
