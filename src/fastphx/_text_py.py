@@ -10,8 +10,10 @@ codec (``_codec_py.py``) calls the same three functions in both builds:
 
 This build validates a frame with one ``orjson.loads`` of the whole frame (a JSON list of
 five whose header values are strings or null is a valid V2 frame) and keeps the parsed
-payload. Integer refs and the one frame orjson refuses whole (a payload nested exactly
-1024 deep) go through the header regex plus ``orjson.loads`` of the payload slice. It
+payload. A frame that starts with the previous frame's header bytes (a stream repeats
+them) needs only ``orjson.loads`` of its payload slice. Integer refs and the one frame
+orjson refuses whole (a payload nested exactly 1024 deep) go through the header regex plus
+``orjson.loads`` of the payload slice. It
 accepts and rejects the same frames as the compiled build with the same exception types;
 its errors carry orjson's message and no byte offset.
 """
@@ -44,7 +46,7 @@ _HEADER = re.compile(
     ),
     re.DOTALL,
 )
-_WS = frozenset(b" \t\n\r")
+_WS_BYTES = b" \t\n\r"
 _cache: dict[bytes, str | None] = {}
 
 Parts = tuple[str | None, str | None, str, str, bytes, Any]
@@ -94,53 +96,66 @@ def _header_str(token: bytes) -> str | None:
     return value  # type: ignore[no-any-return]
 
 
-def _payload_end(b: bytes, ps: int) -> int:
-    """Index just past the payload: before the final ']' and whitespace, or -1."""
-    pe = len(b)
-    while pe > ps and b[pe - 1] in _WS:
-        pe -= 1
-    if pe <= ps or b[pe - 1] != 0x5D:
-        return -1
-    pe -= 1
-    while pe > ps and b[pe - 1] in _WS:
-        pe -= 1
-    return pe if pe > ps else -1
+def _payload(b: bytes, ps: int) -> bytes:
+    """The bytes between `ps` and the frame's final ']', whitespace stripped (b'' if none)."""
+    body = b.rstrip(_WS_BYTES)  # (rstrip and strip return their bytes itself when they can)
+    if len(body) <= ps + 1 or body[-1] != 0x5D:  # ']'
+        return b""
+    return body[ps:-1].strip(_WS_BYTES)
 
 
-def _raw_payload(b: bytes, jr: str | None, ref: str | None, topic: str, event: str) -> bytes:
-    """The payload bytes of the valid frame `b`, given its decoded header.
+def _payload_start(b: bytes, jr: str | None, ref: str | None, topic: str, event: str) -> int:
+    """Where the payload of the valid frame `b` starts, given its decoded header.
 
     Fast when the header is spelt as orjson spells it (compact, no optional escapes), which
-    is how Phoenix sends it; otherwise the header regex finds the payload's start.
+    is how Phoenix sends it; otherwise the header regex finds it.
     """
     head = _dumps((jr, ref, topic, event))
-    ps = len(head)
-    if b.startswith(head[:-1]) and b[ps - 1] == 0x2C:  # ','
-        while b[ps] in _WS:
-            ps += 1
-    else:
-        m = _HEADER.match(b)
-        assert m is not None, "a valid frame matches the header pattern"
-        ps = m.end()
-    return b[ps : _payload_end(b, ps)]
+    k = len(head) - 1  # the header's bytes up to the payload: head without its ']', then ','
+    if b[k : k + 1] == b"," and b.startswith(head[:k]):
+        return k + 1
+    m = _HEADER.match(b)
+    assert m is not None, "a valid frame matches the header pattern"
+    return m.end()
+
+
+# The last frame's header bytes (up to the payload) and their values: a stream repeats the
+# same header on every push, and equal bytes parse to equal values.
+_last: tuple[bytes, tuple[Any, ...]] | None = None
+
+
+def _parts(b: bytes, ps: int, head: tuple[Any, ...], payload: Any) -> Parts:
+    global _last
+    _last = (b[:ps], head)
+    return (*head, _payload(b, ps), payload)
+
+
+def _same_header(b: bytes) -> Parts | None:
+    """The frame's parts when it starts with the last frame's header; None otherwise."""
+    if _last is None or not b.startswith(_last[0]):
+        return None
+    prefix, head = _last
+    raw = _payload(b, len(prefix))
+    try:
+        payload = _loads(raw) if raw else _UNSET
+    except _JSONDecodeError:
+        return None  # the full path names the error
+    return None if payload is _UNSET else (*head, raw, payload)
 
 
 def _by_slices(b: bytes, cause: Exception | None) -> Parts:
     """Header by regex, payload by ``orjson.loads`` of its slice: for integer refs and the
     payload nested exactly 1024 deep (orjson's limit, one level below the frame's list)."""
     m = _HEADER.match(b)
-    if m is not None:
-        ps = m.end()
-        pe = _payload_end(b, ps)
-        if pe >= 0:
-            raw = b[ps:pe]
-            try:
-                payload = _loads(raw)
-                jr, ref, topic, event = map(_header_str, m.groups())
-            except (_JSONDecodeError, UnicodeDecodeError) as exc:
-                cause = exc
-            else:
-                return jr, ref, topic, event, raw, payload  # type: ignore[return-value]
+    raw = _payload(b, m.end()) if m is not None else b""
+    if m is not None and raw:
+        try:
+            payload = _loads(raw)
+            head = tuple(map(_header_str, m.groups()))
+        except (_JSONDecodeError, UnicodeDecodeError) as exc:
+            cause = exc
+        else:
+            return _parts(b, m.end(), head, payload)
     if isinstance(cause, _JSONDecodeError):
         raise FrameDecodeError(f"invalid JSON: {cause.msg}", None) from cause
     if cause is not None:
@@ -158,6 +173,9 @@ def scan_text(data: object, eager: bool) -> Parts:
     Raises FrameDecodeError for a malformed frame, TypeError for a wrong input type.
     """
     b = _as_bytes(data)
+    parts = _same_header(b)
+    if parts is not None:
+        return parts
     if not b:
         raise FrameDecodeError("empty frame", 0)
     try:
@@ -172,5 +190,6 @@ def scan_text(data: object, eager: bool) -> Parts:
             and type(topic) is str
             and type(event) is str
         ):
-            return jr, ref, topic, event, _raw_payload(b, jr, ref, topic, event), payload
+            ps = _payload_start(b, jr, ref, topic, event)
+            return _parts(b, ps, (jr, ref, topic, event), payload)
     return _by_slices(b, None)  # JSON, but not a V2 frame with string refs

@@ -902,3 +902,14 @@ def test_selector_honours_no_extensions(codec_c: ModuleType, env: str, expected:
         [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == [expected, str(expected == "py"), str(expected == "py")]
+
+
+@pytest.mark.parametrize(
+    "rest", [b'{"a":1}]]', b'{"a":1}', b"1] [2]", b" ]", b'{"a":1}],', b"", b"1]x", b"\xff]"]
+)
+def test_repeated_header_does_not_admit_a_bad_rest(codec: ModuleType, rest: bytes) -> None:
+    """After a valid frame, a frame that repeats its header bytes (both builds cache the last
+    header) with a malformed rest is still refused by both decoders."""
+    for fn in (codec.decode, codec.decode_eager):
+        assert fn(H + b'{"a":1}]').payload == {"a": 1}
+        decode_error(fn, H + rest)
