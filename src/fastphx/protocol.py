@@ -591,7 +591,8 @@ class ClientProtocol:
     def _on_join_reply(self, pending: _Pending, reply: Reply) -> None:
         channel = self.channels.get(pending.topic)
         if channel is None or channel.join_ref != pending.join_ref:
-            return  # an outdated join (left, or superseded by a newer join)
+            self._outdated_join(pending)  # left, or superseded by a newer join
+            return
         waiter = pending.waiter
         if reply.status == "ok":
             self._set_state(channel, ChannelState.JOINED)
@@ -692,9 +693,15 @@ class ClientProtocol:
                     pending.topic, pending.event, pending.ref if pending.sent else None,
                     pending.timeout)))
 
+    def _outdated_join(self, pending: _Pending) -> None:
+        if pending.waiter is not None:  # never left waiting, whatever superseded it
+            self._events.append(PushFailed(pending.waiter, ChannelClosedError(
+                pending.topic, "superseded before the join completed")))
+
     def _join_timed_out(self, pending: _Pending, now: float) -> None:
         channel = self.channels.get(pending.topic)
         if channel is None or channel.join_ref != pending.join_ref:
+            self._outdated_join(pending)
             return
         # channel.js: a join timeout sends phx_leave, then rejoins on the schedule.
         self._out.append((encode(pending.join_ref, self.refs.next_ref(), pending.topic,
@@ -797,6 +804,11 @@ class ClientProtocol:
     def _remove(self, channel: Channel, error: FastphxError) -> None:
         if self.channels.get(channel.topic) is channel:
             del self.channels[channel.topic]
+        join = self.refs.get(channel.join_ref) if channel.join_ref is not None else None
+        if isinstance(join, _Pending) and join.kind == _JOIN and join.topic == channel.topic:
+            self.refs.pop(channel.join_ref)  # a join still in flight ends with the channel
+            if join.waiter is not None:
+                self._events.append(PushFailed(join.waiter, error))
         self._rejoin_at.pop(channel.topic, None)
         self._set_state(channel, ChannelState.CLOSED)
         buffered, channel.buffer = channel.buffer, []

@@ -466,3 +466,21 @@ def test_join_during_outage_fails_fast() -> None:
     with pytest.raises(ConnectionLostError):
         proto.join("room:2", {}, "w", 1.0)
     assert "room:2" not in proto.channels
+
+
+def test_leave_before_the_join_reply_ends_the_join_waiter() -> None:
+    """A topic left while its join is in flight fails that join's waiter (found by the
+    state machine: the late join reply used to be dropped with the waiter never ended)."""
+    proto, _ = connected()
+    proto.join("room:2", {}, "join-2", 1.0)
+    (join,) = sent(proto)
+    assert proto.leave("room:2", "leave-2", 1.0)
+    (leave,) = sent(proto)
+    proto.receive_frame(reply(leave))
+    events = proto.events_received()
+    failed = [e for e in events if isinstance(e, PushFailed)]
+    assert [e.waiter for e in failed] == ["join-2"]
+    assert isinstance(failed[0].error, ChannelClosedError)
+    assert ReplyReceived("leave-2", Reply("ok", {})) in events
+    proto.receive_frame(reply(join))  # the late join reply: nothing left to resolve
+    assert proto.events_received() == [] and len(proto.refs) == 0
