@@ -12,8 +12,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-CODEC_SRC := pyproject.toml setup.py src/fastphx/_codec.pyx src/fastphx/_jsonscan.h \
-	src/fastphx/_jsonenc.h src/fastphx/_jsonbuild.h
+# The compiled build's sources (setup.py lists them): the codec source, .pyx/.pxd, C headers.
+CODEC_SRC := pyproject.toml setup.py src/fastphx/_codec_py.py \
+	$(wildcard src/fastphx/*.pyx src/fastphx/*.pxd src/fastphx/*.h)
 RUNTIME_STAMP := $(VENV)/.fastphx-runtime
 
 # The extension is mandatory here: a failed Cython build fails the install loudly.
@@ -44,14 +45,16 @@ test: $(STAMP) js
 	FASTPHX_NO_EXTENSIONS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not conformance and not fuzz" tests/integration
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -x -m "not conformance and not fuzz"
+	$(BIN)/python -m pytest -q -x -m "not conformance and not fuzz and not reliability"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
+# One run of the benchmark harnesses (bench/codec_ratios.py, bench/e2e_instructions.py) into
+# docs/benchmarks.md; about ten minutes. bench/e2e.py (timed end to end) runs on its own.
 bench: $(STAMP)
-	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-only
+	$(BIN)/python scripts/bench_report.py
 
 # Coverage-guided fuzzing of the codec (C build vs pure-Python twin vs orjson), FUZZ_SECONDS
 # long (default 300); the corpus grows in .venv/fuzz-corpus. See tests/fuzz/README.md.
@@ -77,4 +80,4 @@ docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf build dist site *.egg-info src/*.egg-info src/fastphx/_codec.c src/fastphx/_codec*.so
+	rm -rf build dist site *.egg-info src/*.egg-info src/fastphx/*.c src/fastphx/*.so

@@ -4,22 +4,20 @@ Run: ``.venv/bin/python bench/codec_ratios.py [--rounds N]``. Prints markdown ta
 and the speed ratio against ``orjson.loads`` of the whole frame (decode),
 ``orjson.dumps([...])`` (encode) or ``orjson.loads(raw_payload)`` (payload read: decoding a
 frame and reading its payload, against parsing the payload bytes alone); a ratio above 1
-means faster than orjson. Candidates are
-timed (process CPU time) in interleaved rounds and the best round is kept, so a busy machine
-slows them alike.
+means faster than orjson. Candidates are timed (process CPU time) in interleaved rounds and
+the best round is kept, so a busy machine slows them alike. Then the targets (``TARGETS``),
+checked on those numbers: exit status 1 when one is missed.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 import time
 import timeit
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -28,16 +26,22 @@ import orjson
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from e2e_server import BLAST_PAYLOAD
-from fastphx import _codec as codec_c
+from fastphx import _codec_c as codec_c
+from fastphx import _codec_py as codec_py
 from fastphx._types import RawJSON
 from frames import SIZES, Envelope, frame, payload
 
-codec_py: ModuleType | None
-try:
-    codec_py = importlib.import_module("fastphx._codec_py")
-except ImportError:  # the pure-Python twin is not written yet
-    codec_py = None
+__all__ = ["TARGETS", "check_targets", "measure", "table", "targets_table"]
 
+# (table, size, candidate, baseline, at least): the candidate's speed over the baseline's.
+TARGETS: list[tuple[str, str, str, str, float]] = [
+    ("decode", "small", "fastphx c decode", "orjson.loads(frame)", 1.7),
+    ("decode", "1KB", "fastphx c decode", "orjson.loads(frame)", 3.5),
+    ("decode", "64KB", "fastphx c decode", "orjson.loads(frame)", 4.0),
+    *[("decode", size, "fastphx c decode", "msgspec Struct + Raw", 1.0) for size in SIZES],
+    *[("encode", size, "fastphx c encode", "orjson.dumps([...])", 0.85) for size in SIZES],
+    *[("encode", size, "fastphx c encode RawJSON", "orjson.dumps([...])", 1.5) for size in SIZES],
+]
 
 
 Candidate = tuple[str, Callable[[], Any]]
@@ -57,8 +61,7 @@ def decode_candidates(data: bytes) -> list[Candidate]:
         ("msgspec Struct + Raw", lambda: msgspec_decode(data)),
         ("json.loads(frame)", lambda: json.loads(data)),
     ]
-    if codec_py is not None:
-        out.append(("fastphx py decode", lambda: codec_py.decode(data)))
+    out.append(("fastphx py decode", lambda: codec_py.decode(data)))
     return out
 
 
@@ -77,9 +80,8 @@ def payload_candidates(data: bytes) -> list[Candidate]:
         ("decode(frame) + orjson.loads(raw_payload)",
          lambda: orjson.loads(decode_c(data).raw_payload)),
     ]
-    if codec_py is not None:
-        decode_py = codec_py.decode
-        out.append(("fastphx py decode(frame).payload", lambda: decode_py(data).payload))
+    decode_py = codec_py.decode
+    out.append(("fastphx py decode(frame).payload", lambda: decode_py(data).payload))
     return out
 
 
@@ -95,9 +97,8 @@ def encode_candidates(size: str) -> list[Candidate]:
         ("json.dumps([...])",
          lambda: json.dumps(["3", "7", "room:lobby", "new_msg", body], separators=(",", ":"))),
     ]
-    if codec_py is not None:
-        out.append(("fastphx py encode",
-                    lambda: codec_py.encode("3", "7", "room:lobby", "new_msg", body)))
+    out.append(("fastphx py encode",
+                lambda: codec_py.encode("3", "7", "room:lobby", "new_msg", body)))
     return out
 
 
@@ -125,34 +126,64 @@ def table(title: str, rows: list[tuple[str, str, float, float]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """Measures every candidate per size and prints the two tables."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
-    dec_rows: list[tuple[str, str, float, float]] = []
-    enc_rows: list[tuple[str, str, float, float]] = []
-    pay_rows: list[tuple[str, str, float, float]] = []
+Row = tuple[str, str, float, float]  # size label, candidate, ns/op, ratio to the baseline
+
+
+def measure(rounds: int) -> dict[str, list[Row]]:
+    """Every candidate per size, in one run: {"decode" | "encode" | "payload": rows}."""
+    rows: dict[str, list[Row]] = {"decode": [], "encode": [], "payload": []}
     e2e = orjson.dumps(["3", None, "room:lobby", "stream", BLAST_PAYLOAD])
     for label, data in [("e2e push", e2e)] + [(size, frame(size)) for size in SIZES]:
         cands = payload_candidates(data)
-        ns = best_ns(cands, args.rounds)
+        ns = best_ns(cands, rounds)
         label = f"{label} ({len(data):,} B)"
-        pay_rows += [(label, name, t, ns[0] / t) for (name, _), t in zip(cands, ns, strict=True)]
+        rows["payload"] += [(label, name, t, ns[0] / t)
+                            for (name, _), t in zip(cands, ns, strict=True)]
     for size in SIZES:
-        data = frame(size)
-        label = f"{size} ({len(data):,} B)"
-        for rows, cands in ((dec_rows, decode_candidates(data)),
-                            (enc_rows, encode_candidates(size))):
-            ns = best_ns(cands, args.rounds)
-            rows += [(label, name, t, ns[0] / t) for (name, _), t in zip(cands, ns, strict=True)]
-    print(table("Decode (ratio = orjson.loads(frame) time / candidate time)", dec_rows))
+        label = f"{size} ({len(frame(size)):,} B)"
+        for kind, cands in (("decode", decode_candidates(frame(size))),
+                            ("encode", encode_candidates(size))):
+            ns = best_ns(cands, rounds)
+            rows[kind] += [(label, name, t, ns[0] / t)
+                           for (name, _), t in zip(cands, ns, strict=True)]
+    return rows
+
+
+def check_targets(rows: dict[str, list[Row]]) -> list[tuple[str, float, float, bool]]:
+    """Each target: (description, measured speed ratio, target, met)."""
+    out = []
+    for kind, size, cand, base, least in TARGETS:
+        ns = {name: t for label, name, t, _ in rows[kind] if label.startswith(size + " ")}
+        ratio = ns[base] / ns[cand]
+        out.append((f"{kind} {size}: {cand} vs {base}", ratio, least, ratio >= least))
+    return out
+
+
+def targets_table(results: list[tuple[str, float, float, bool]]) -> str:
+    """Markdown table of the targets."""
+    lines = ["| target | measured | at least | |", "|---|---:|---:|---|"]
+    lines += [f"| {what} | {ratio:.2f}x | {least:.2f}x | {'met' if ok else 'MISSED'} |"
+              for what, ratio, least, ok in results]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Measures every candidate per size, prints the tables and the targets."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    rows = measure(args.rounds)
+    print(table("Decode (ratio = orjson.loads(frame) time / candidate time)", rows["decode"]))
     print()
-    print(table("Encode (ratio = orjson.dumps([...]) time / candidate time)", enc_rows))
+    print(table("Encode (ratio = orjson.dumps([...]) time / candidate time)", rows["encode"]))
     print()
     print(table("Payload read (ratio = orjson.loads(raw_payload) time / candidate time)",
-                pay_rows))
+                rows["payload"]))
+    print()
+    results = check_targets(rows)
+    print(targets_table(results))
+    return 0 if all(ok for *_, ok in results) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-CODEC_MODULES = {"c": "fastphx._codec", "py": "fastphx._codec_py"}
+CODEC_MODULES = {"c": "fastphx._codec_c", "py": "fastphx._codec_py"}
 
 
 def extension_required() -> bool:
@@ -27,7 +27,7 @@ def load_codec(name: str) -> ModuleType:
     except ImportError as exc:
         if name == "py":
             raise
-        message = f"C extension fastphx._codec is not built ({exc}); run `make test`"
+        message = f"C extension fastphx._codec_c is not built ({exc}); run `make test`"
         if extension_required():
             pytest.fail(message + " [CI / FASTPHX_REQUIRE_EXTENSION forbid skipping]")
         pytest.skip(message)
@@ -35,7 +35,7 @@ def load_codec(name: str) -> ModuleType:
 
 @pytest.fixture(params=["c", "py"])
 def codec(request: pytest.FixtureRequest) -> ModuleType:
-    """The codec module under test: ``fastphx._codec`` ("c") or ``fastphx._codec_py`` ("py")."""
+    """The codec module under test: ``fastphx._codec_c`` ("c") or ``fastphx._codec_py`` ("py")."""
     return load_codec(request.param)
 
 

@@ -39,6 +39,7 @@ from .models import (
     SwitchedTeam,
     SwitchTeamReply,
 )
+from .presence import Presence
 
 # Libraries stay silent unless the application configures logging (the stdlib's advice,
 # and the Go reference: "When nil, logs are discarded"); a passed logger gets everything.
@@ -67,6 +68,7 @@ __all__ = [
     "JoinTimeout",
     "LocalProtocolError",
     "NotJoinedError",
+    "Presence",
     "Push",
     "PushStream",
     "PushTimeout",

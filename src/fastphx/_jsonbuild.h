@@ -1,4 +1,5 @@
-/* One-pass JSON -> Python object builder for fastphx._codec (Frame.payload, decode_eager).
+/* One-pass JSON -> Python object builder of the compiled text kernel (_text.pyx), for
+ * Frame.payload and decode_eager.
  *
  * Contract: fpb_build either returns exactly what orjson.loads returns for the same bytes
  * (same types, same float bits, same dict key order; a duplicate key keeps its first

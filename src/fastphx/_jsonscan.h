@@ -1,4 +1,5 @@
-/* Structural JSON scanner for fastphx._codec: validates without creating objects.
+/* Structural JSON scanner of the compiled text kernel (_text.pyx): validates without creating
+ * objects. The contract it implements is docs/codec.md.
  *
  * Accepts exactly what orjson.loads accepts for one JSON value (checked by tests against
  * orjson itself): RFC 8259 grammar, strings that are valid UTF-8 with no raw control
@@ -14,7 +15,6 @@
 #define FASTPHX_JSONSCAN_H
 
 #include <Python.h>
-#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -489,35 +489,6 @@ FPX_INLINE Py_ssize_t fpx_escaped_len(const fpx_u8 *s, Py_ssize_t n,
 #endif
     for (; i < n; i++) extra += extra_tbl[s[i]];
     return n + 2 + extra;
-}
-
-/* Steals `body` (bytes). Returns a new bytes object of front + len(body) + back bytes with
- * body's bytes at offset `front` (front and back are left for the caller to fill), or NULL.
- * (Growing a fresh orjson result in place with _PyBytes_Resize was measured slower: its
- * buffer comes from the libc allocator and realloc moves it.) */
-static PyObject *fpx_make_room(PyObject *body, Py_ssize_t front, Py_ssize_t back) {
-    Py_ssize_t n = PyBytes_GET_SIZE(body);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, front + n + back);
-    if (out) memcpy(PyBytes_AS_STRING(out) + front, PyBytes_AS_STRING(body), (size_t)n);
-    Py_DECREF(body);
-    return out;
-}
-
-/* Byte offset of an object slot given its member descriptor (a __slots__ entry), or -1. */
-static Py_ssize_t fpx_slot_offset(PyObject *descr) {
-    PyMemberDef *m;
-    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) return -1;
-    m = ((PyMemberDescrObject *)descr)->d_member;
-    if (m->type != T_OBJECT_EX || (m->flags & READONLY)) return -1;
-    return m->offset;
-}
-
-/* New reference to the slot at `offset` of obj (AttributeError when unset or no offset). */
-static PyObject *fpx_slot_get(PyObject *obj, Py_ssize_t offset) {
-    PyObject *v = offset > 0 ? *(PyObject **)((char *)obj + offset) : NULL;
-    if (v == NULL) return PyObject_GetAttrString(obj, "data");
-    Py_INCREF(v);
-    return v;
 }
 
 /* Cheap hash of a short byte string for the header-string cache (collisions only cost a

@@ -60,16 +60,18 @@ class Transport(Protocol):
     async def dial(self, url: URL, *, headers: Mapping[str, str], protocols: tuple[str, ...],
                    ssl: Any, connect_timeout: float, close_timeout: float,
                    max_message_size: int | None, redact: Callable[[str], str],
-                   shown_url: str) -> Connection:
-        """Open a connection; raise AuthError / ConnectError / ConnectTimeout (redacted)."""
+                   shown_url: str, compress: bool = False) -> Connection:
+        """Open a connection; raise AuthError / ConnectError / ConnectTimeout (redacted).
+        ``compress``: offer permessage-deflate (aiohttp only)."""
 
     async def aclose(self) -> None:
         """Release what the transport owns (an aiohttp session it made)."""
 
 
-def make_transport(name: str, session: Any, logger: Any) -> Transport:
-    """The transport called ``name``; raise ValueError for an unknown name or a ``session``
-    given to another transport than aiohttp, ImportError when picows is not installed."""
+def make_transport(name: str, session: Any, logger: Any, compress: bool = False) -> Transport:
+    """The transport called ``name``; raise ValueError for an unknown name, or a ``session``
+    or ``compress=True`` with another transport than aiohttp; ImportError when picows is
+    not installed."""
     if name not in TRANSPORTS:
         raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}: {name!r}")
     if name == "aiohttp":
@@ -78,6 +80,9 @@ def make_transport(name: str, session: Any, logger: Any) -> Transport:
         return AiohttpTransport(session)
     if session is not None:
         raise ValueError("session= is an aiohttp ClientSession: it needs transport='aiohttp'")
+    if compress:
+        raise ValueError("compress=True (permessage-deflate) needs transport='aiohttp': "
+                         "picows does not implement it")
     try:
         from ._transport_picows import PicowsTransport
     except ImportError as exc:

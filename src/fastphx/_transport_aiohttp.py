@@ -43,7 +43,8 @@ WebSocket = aiohttp.ClientWebSocketResponse
 async def dial(session: aiohttp.ClientSession, url: URL, *, headers: Mapping[str, str],
                protocols: tuple[str, ...], ssl: Any, connect_timeout: float,
                close_timeout: float, max_message_size: int | None,
-               redact: Callable[[str], str], shown_url: str) -> WebSocket:
+               redact: Callable[[str], str], shown_url: str,
+               compress: bool = False) -> WebSocket:
     """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted).
 
     The error is raised outside the ``except`` block, so no aiohttp exception is chained.
@@ -55,7 +56,8 @@ async def dial(session: aiohttp.ClientSession, url: URL, *, headers: Mapping[str
             heartbeat=None,
             ssl=ssl if ssl is not None else True,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=close_timeout),
-            max_msg_size=max_message_size or 0), connect_timeout)
+            max_msg_size=max_message_size or 0, compress=15 if compress else 0),
+            connect_timeout)
         return ws  # type: ignore[no-any-return]
     except aiohttp.WSServerHandshakeError as exc:
         if exc.status in (401, 403):
@@ -161,13 +163,14 @@ class AiohttpTransport:
     async def dial(self, url: URL, *, headers: Mapping[str, str], protocols: tuple[str, ...],
                    ssl: Any, connect_timeout: float, close_timeout: float,
                    max_message_size: int | None, redact: Callable[[str], str],
-                   shown_url: str) -> AiohttpConnection:
+                   shown_url: str, compress: bool = False) -> AiohttpConnection:
         """Open the WebSocket (see :func:`dial`)."""
         if self.session is None:
             self.session = aiohttp.ClientSession()
         ws = await dial(self.session, url, headers=headers, protocols=protocols, ssl=ssl,
                         connect_timeout=connect_timeout, close_timeout=close_timeout,
-                        max_message_size=max_message_size, redact=redact, shown_url=shown_url)
+                        max_message_size=max_message_size, redact=redact, shown_url=shown_url,
+                        compress=compress)
         return AiohttpConnection(ws)
 
     async def aclose(self) -> None:

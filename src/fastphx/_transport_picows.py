@@ -311,8 +311,9 @@ class PicowsTransport:
     async def dial(self, url: URL, *, headers: Mapping[str, str], protocols: tuple[str, ...],
                    ssl: Any, connect_timeout: float, close_timeout: float,
                    max_message_size: int | None, redact: Callable[[str], str],
-                   shown_url: str) -> PicowsConnection:
-        """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted)."""
+                   shown_url: str, compress: bool = False) -> PicowsConnection:
+        """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted).
+        ``compress`` is always False here (refused by ``make_transport``)."""
         context = _ssl_context(ssl)
         extra = dict(headers)
         if protocols:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-__all__ = ["RawJSON", "Reply"]
+__all__ = ["UNPARSED", "RawJSON", "Reply"]
+
+# A text Frame's payload before its first read (shared by both builds and both scanners).
+UNPARSED: Any = object()
 
 
 class Reply(NamedTuple):

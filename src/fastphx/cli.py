@@ -61,6 +61,9 @@ API_KEY_ENV = "FASTPHX_API_KEY"
 DEMO_LOBBY = "console:lobby"
 DEMO_ROOM = "room:demo"
 DEMO_TICKER = "demo:ticker"
+# Synthetic events `listen` shows as stderr status lines only (stdout keeps the pushes and
+# the reference's own reconnecting/rejoined events).
+_STDERR_ONLY = frozenset({"connected", "disconnected"})
 
 _T = TypeVar("_T")
 
@@ -218,10 +221,13 @@ async def _listen(args: argparse.Namespace, api_key: str | None, out: IO[bytes])
             print(f"joined {topic}", file=sys.stderr, flush=True)
         written = 0
         async for push in client.pushes():
+            if not push.topic or push.event == "rejoined":
+                if client.status is not fastphx.Status.CLOSED:
+                    _status_note(client, push)  # (the end has its own note)
+                if push.event in _STDERR_ONLY:
+                    continue  # connection lifecycle: a status line, not a push
             out.write(push_to_json_line(push))
             out.flush()
-            if not push.topic or push.event == "rejoined":
-                _status_note(client, push)
             written += 1
             if args.count and written >= args.count:
                 return EXIT_OK
@@ -239,9 +245,11 @@ async def _listen(args: argparse.Namespace, api_key: str | None, out: IO[bytes])
 def _status_note(client: Any, push: Any) -> None:
     """One stderr line per lifecycle event: the status and what happened."""
     detail = f"{push.event} {push.topic}".strip()
+    payload = push.payload
     if push.event == "reconnecting":
-        payload = push.payload
         detail = f"attempt {payload['attempt']} at {payload['next_attempt_at']}"
+    elif push.event == "disconnected":
+        detail = f"disconnected, close code {payload['code']}"
     print(f"status: {client.status} ({detail})", file=sys.stderr, flush=True)
 
 

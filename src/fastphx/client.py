@@ -42,6 +42,8 @@ from .errors import (
     ReplyBlockedError,
 )
 from .models import (
+    CONNECTED_EVENT,
+    DISCONNECTED_EVENT,
     RECONNECT_FAILED_EVENT,
     RECONNECTING_EVENT,
     REJOINED_EVENT,
@@ -53,8 +55,10 @@ from .protocol import (
     ChannelErrored,
     ClientProtocol,
     Closed,
+    Connected,
     ConnectionDead,
     DialDue,
+    Disconnected,
     Event,
     PushFailed,
     ReconnectScheduled,
@@ -70,6 +74,7 @@ __all__ = ["DEFAULT_TOPIC", "Client", "Overflow", "PushStream"]
 
 Overflow = Literal["block", "drop_oldest", "drop_newest"]
 ParamsArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+JoinParamsArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 TokenArg = str | Callable[[], str] | None
 #: Default bound of the bytes read past full iterator buffers while a reply is awaited.
 DEFAULT_MAX_SPILL_BYTES = 16 * 1024 * 1024
@@ -123,7 +128,8 @@ class Client:
         api_key: sent as the ``api_key`` query parameter; redacted in every log and error.
         topic: the primary topic ``connect()`` joins (default, also for ``""``:
             ``console:lobby``).
-        join_params: the primary topic's join params.
+        join_params: the primary topic's join params: a mapping, or a callable returning
+            one, evaluated on every (re)join.
         params: more connect query params: a dict, or a callable evaluated on every dial.
         auth_token: a Phoenix 1.8 token (str or callable) sent in ``Sec-WebSocket-Protocol``.
         heartbeat_interval: seconds between heartbeats (30; a value <= 0 means 30); the link
@@ -141,6 +147,9 @@ class Client:
             ``None``: no bound); a larger one is refused before it is buffered: the socket
             closes with 1009, the event is counted in ``malformed``, and the client
             reconnects.
+        compress: offer permessage-deflate (off by default); used when the server agrees
+            (Phoenix does when its socket is configured with ``compress: true``); aiohttp
+            only (ValueError with another ``transport``).
         reconnect: redial and rejoin after an outage (default True).
         logger: a stdlib logger (default ``logging.getLogger("fastphx.client")``).
         transport: the WebSocket library: ``"aiohttp"`` (default) or ``"picows"`` (faster;
@@ -170,7 +179,7 @@ class Client:
         api_key: str | None = None,
         *,
         topic: str = DEFAULT_TOPIC,
-        join_params: Mapping[str, Any] | None = None,
+        join_params: JoinParamsArg = None,
         params: ParamsArg = None,
         auth_token: TokenArg = None,
         heartbeat_interval: float = 30.0,
@@ -178,6 +187,7 @@ class Client:
         overflow: Overflow = "block",
         max_spill_bytes: int | None = DEFAULT_MAX_SPILL_BYTES,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        compress: bool = False,
         reconnect: bool = True,
         logger: logging.Logger | None = None,
         transport: TransportName = "aiohttp",
@@ -205,15 +215,16 @@ class Client:
         self._url = _checked_url(url)
         self._api_key = api_key
         self.topic = topic
-        self.join_params: Mapping[str, Any] = join_params or {}
+        self.join_params: JoinParamsArg = join_params or {}
         self._params = params
         self._auth_token = auth_token
         self._secrets: set[str] = _userinfo_secrets(url)
         self.push_buffer_size = push_buffer_size
         self.overflow: Overflow = overflow
         self.max_message_size = max_message_size
+        self.compress = compress
         self.logger = logger or logging.getLogger("fastphx.client")
-        self._transport = make_transport(transport, session, self.logger)
+        self._transport = make_transport(transport, session, self.logger, compress)
         self._ssl = ssl
         self.connect_timeout = connect_timeout
         self.reply_timeout = reply_timeout
@@ -237,6 +248,13 @@ class Client:
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing: asyncio.Task[None] | None = None
+        self._loss_reason: str | None = None  # why the current socket is being dropped
+        self._last_ping: float | None = None
+        self._rx = [0, 0]  # frames, bytes received (the reader's hot path)
+        self._tx = [0, 0]  # frames, bytes sent
+        self._rx_other = 0  # received frames that were not pushes
+        self._reconnects = 0
+        self._rejoins = 0
         self._dead = False
         self._debug = False
 
@@ -308,14 +326,18 @@ class Client:
         self._send_wanted = asyncio.Event()
         joined: asyncio.Future[Reply] = loop.create_future()
         try:
-            self._proto.join(self.topic, dict(self.join_params), joined, loop.time())
+            self._proto.join(self.topic, _join_params(self.join_params), joined, loop.time())
             ws = await self._dial()
             self._attach(ws)
             reply = await joined
-        except BaseException:
+        except BaseException as exc:
+            closed_meanwhile = self._closing is not None  # close() from another task
             await self.close()
             if joined.done() and not joined.cancelled():
                 joined.exception()  # retrieved: the dial/join error is what we raise
+            if closed_meanwhile and isinstance(exc, Exception) and not isinstance(
+                    exc, ClientClosedError):
+                raise ClientClosedError("client closed during connect()") from None
             raise
         self.welcome = reply.response
         return reply.response
@@ -349,17 +371,19 @@ class Client:
 
     # ------------------------------------------------------------------ API
 
-    async def join_topic(self, topic: str, params: Mapping[str, Any] | None = None, *,
+    async def join_topic(self, topic: str, params: JoinParamsArg = None, *,
                          timeout: float | None = None) -> Any:
         """Join ``topic`` and return its join reply response.
 
+        ``params`` is a mapping, or a callable returning one, evaluated on every (re)join
+        (phoenix.js allows the same; e.g. a ``since`` cursor or a fresh token).
         Raises ChannelError (refused), JoinTimeout, LocalProtocolError (already joined),
         TypeError (a topic or params that cannot be encoded; nothing changed),
         ConnectionLostError, ReplyBlockedError, ClientClosedError.
         """
         loop = self._ready()
         fut: asyncio.Future[Reply] = loop.create_future()
-        self._proto.join(topic, dict(params or {}), fut, loop.time(), timeout)
+        self._proto.join(topic, _join_params(params), fut, loop.time(), timeout)
         self._after_input()
         reply = await self._await_reply(fut, None)
         return reply.response
@@ -411,6 +435,70 @@ class Client:
         (The reference's product envelope: see :mod:`fastphx.console`.)
         """
         return await console.switch_team(self, team_id, timeout=timeout)
+
+    async def ping(self, timeout: float | None = None) -> float:
+        """Send a heartbeat-style ping (phoenix.js ``socket.ping``) and return its round
+        trip in seconds (also kept for :meth:`stats`). Usable for health checks and
+        latency display. Raises PushTimeout, ConnectionLostError (no socket, or lost while
+        waiting), ReplyBlockedError, ClientClosedError."""
+        loop = self._ready()
+        fut: asyncio.Future[Reply] = loop.create_future()
+        start = loop.time()
+        ref = self._proto.ping(fut, start, timeout)
+        self._after_input()
+        await self._await_reply(fut, ref)
+        self._last_ping = rtt = loop.time() - start
+        return rtt
+
+    def set_auth(self, api_key: str | None = None, auth_token: TokenArg = None,
+                 params: ParamsArg = None) -> None:
+        """Replace credentials for the next dial (a token refresh for a long-lived daemon)
+        without a restart; the live connection is kept. Each argument left None keeps
+        its current value. The old and new secrets stay redacted everywhere."""
+        if api_key is not None:
+            if self._api_key:
+                self._secrets.add(self._api_key)
+            self._api_key = api_key
+            self._secrets.add(api_key)
+        if auth_token is not None:
+            self._auth_token = auth_token
+            if isinstance(auth_token, str):
+                self._secrets.update(_token_secrets(auth_token))
+        if params is not None:
+            self._params = params
+
+    def stats(self) -> dict[str, Any]:
+        """A snapshot of counters for a daemon to export (docs/client.md, "Stats").
+
+        Keys: ``status``, ``frames_received``, ``bytes_received``, ``frames_sent``,
+        ``bytes_sent`` (WebSocket payload bytes), ``pushes_received`` (server pushes
+        routed to delivery), ``dropped``, ``malformed``, ``stale_dropped``, ``reconnects``
+        (successful redials), ``rejoins``, ``last_ping_rtt`` (seconds or None),
+        ``buffered_pushes`` (over every iterator and the backlog), ``buffered_bytes``
+        (spilled past the bounds), ``pending_replies``, ``topics``.
+        """
+        delivery = self._delivery
+        buffered = sum(len(s) for s in delivery.subs)
+        if delivery.backlog is not None and delivery.backlog not in delivery.subs:
+            buffered += len(delivery.backlog)
+        return {
+            "status": str(self.status),
+            "frames_received": self._rx[0],
+            "bytes_received": self._rx[1],
+            "frames_sent": self._tx[0],
+            "bytes_sent": self._tx[1],
+            "pushes_received": self._rx[0] - self._rx_other,
+            "dropped": delivery.dropped,
+            "malformed": self.malformed,
+            "stale_dropped": self.stale_dropped,
+            "reconnects": self._reconnects,
+            "rejoins": self._rejoins,
+            "last_ping_rtt": self._last_ping,
+            "buffered_pushes": buffered,
+            "buffered_bytes": delivery.spilled,
+            "pending_replies": len(self._proto.refs),
+            "topics": len(self._proto.channels),
+        }
 
     def pushes(self, topic: str | None = None,
                events: Iterable[str] | str | None = None) -> PushStream:
@@ -472,16 +560,16 @@ class Client:
         token = self._auth_token() if callable(self._auth_token) else self._auth_token
         if not token:
             return ()
-        sub = bearer_subprotocol(token)
-        self._secrets.update((token, sub, sub.rsplit(".", 1)[1]))
-        return ("phoenix", sub)
+        self._secrets.update(_token_secrets(token))
+        return ("phoenix", bearer_subprotocol(token))
 
     async def _dial(self) -> Connection:
         """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted)."""
         return await self._transport.dial(
             self._dial_url(), headers={}, protocols=self._protocols(), ssl=self._ssl,
             connect_timeout=self.connect_timeout, close_timeout=self.close_timeout,
-            max_message_size=self.max_message_size, redact=self._redact, shown_url=self.url)
+            max_message_size=self.max_message_size, redact=self._redact, shown_url=self.url,
+            compress=self.compress)
 
     def _attach(self, ws: Connection) -> None:
         """Hand a fresh socket to the protocol and start its reader and writer tasks."""
@@ -516,6 +604,7 @@ class Client:
                 await ws.close(self.close_timeout)
                 return
             self.logger.info("reconnected (attempt %d)", attempt)
+            self._reconnects += 1
             self._attach(ws)
             return
         self._after_input()
@@ -532,6 +621,8 @@ class Client:
                 wanted.clear()
                 for data, binary in proto.data_to_send():
                     await ws.send(data, binary)
+                    self._tx[0] += 1
+                    self._tx[1] += len(data)
         except self._transport.send_errors as exc:
             if self._debug:
                 self.logger.debug("send failed: %s", self._redact(str(exc)))
@@ -540,7 +631,8 @@ class Client:
         try:
             await ws.run(self._make_handler(), self._overflowed)
         except Exception as exc:  # a bug must not leave the session without a reader
-            self.logger.error("reader failed (%s); reconnecting", self._describe(exc))
+            self._loss_reason = f"reader failed: {self._describe(exc)}"
+            self.logger.error("%s; reconnecting", self._loss_reason)
             self._dead = True
         finally:
             if self._ws is ws:
@@ -572,6 +664,7 @@ class Client:
         proto = self._proto
         channels_get = proto.channels.get
         delivery = self._delivery
+        rx = self._rx  # [frames, bytes] received: stats(), two list increments a message
 
         def handle(data: Any, binary: bool) -> bool:
             try:
@@ -579,6 +672,8 @@ class Client:
             except FrameDecodeError as exc:
                 self._malformed_frame(data, exc)
                 return False
+            rx[0] += 1
+            rx[1] += len(data)
             # Inline copy of ClientProtocol.receive_frame's push branch (a method call per
             # message is measurable): a push (no ref) on a known topic whose join_ref is
             # current (or null) and that is not phx_error/phx_close. The rest goes through it.
@@ -588,6 +683,7 @@ class Client:
                     or frame.event in _CONTROL_EVENTS):
                 push = proto.receive_frame(frame)
                 if push is None:
+                    self._rx_other += 1  # a reply or a control frame: not a push
                     if proto._events:
                         self._after_input()
                     return False
@@ -670,6 +766,7 @@ class Client:
             if not event.waiter.done():
                 event.waiter.set_exception(event.error)
         elif isinstance(event, Rejoined):
+            self._rejoins += 1
             if event.topic == self.topic:
                 self.welcome = event.response
             self._deliver_synthetic(Push(event.topic, REJOINED_EVENT, event.response))
@@ -684,8 +781,17 @@ class Client:
             self._handle_connection_event(event)
 
     def _handle_connection_event(self, event: Event) -> None:
-        if isinstance(event, ConnectionDead):
+        if isinstance(event, Connected):
+            if not event.first:  # the end of an outage (connect() itself reports the first)
+                self._deliver_synthetic(Push("", CONNECTED_EVENT, {
+                    "reconnects": self._reconnects}))
+        elif isinstance(event, Disconnected):
+            reason, self._loss_reason = self._loss_reason, None
+            self._deliver_synthetic(Push("", DISCONNECTED_EVENT, {
+                "code": event.close_code, "error": reason}))
+        elif isinstance(event, ConnectionDead):
             self.logger.warning("%s; closing the socket", event.reason)
+            self._loss_reason = event.reason
             self._drop_socket()
         elif isinstance(event, ReconnectScheduled):
             loop = self._loop_or_raise()
@@ -771,6 +877,19 @@ class Client:
             text = text.replace(self._api_key, _REDACTED)
         text = _USERINFO.sub(r"\1" + _REDACTED + "@", text)
         return _SECRET_QUERY.sub(r"\1" + _REDACTED, text)
+
+
+def _join_params(params: JoinParamsArg) -> Any:
+    """A copy of a params mapping (the caller may change theirs), or the callable itself."""
+    if callable(params):
+        return params
+    return dict(params or {})
+
+
+def _token_secrets(token: str) -> tuple[str, ...]:
+    """The token and the forms it takes on the wire (all redacted)."""
+    sub = bearer_subprotocol(token)
+    return (token, sub, sub.rsplit(".", 1)[1])
 
 
 def _checked_url(url: str) -> str:

@@ -1,12 +1,15 @@
-"""Selects the codec build: the Cython extension, or its pure-Python twin.
+"""Selects the codec build: compiled (``fastphx._codec_c``) or pure Python (``fastphx._codec_py``).
 
-``FASTPHX_NO_EXTENSIONS=1`` (any non-empty value) forces the pure-Python twin; so does a
+Both come from one source, ``_codec_py.py`` (Cython compiles it through ``_codec_c.pxd``).
+``FASTPHX_NO_EXTENSIONS=1`` (any non-empty value) forces the pure-Python build; so does a
 missing extension. ``IMPLEMENTATION`` says which one was loaded: ``"c"`` or ``"py"``.
+Type checkers read the pure-Python source.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ._types import RawJSON, Reply
 from .errors import FrameDecodeError
@@ -26,35 +29,23 @@ __all__ = [
     "parse_reply",
 ]
 
-IMPLEMENTATION: str
+IMPLEMENTATION: str = "py"
 
-if not os.environ.get("FASTPHX_NO_EXTENSIONS"):
+if TYPE_CHECKING or os.environ.get("FASTPHX_NO_EXTENSIONS"):
+    from . import _codec_py as _build
+else:
     try:
-        from ._codec import (
-            Frame,
-            RefTable,
-            decode,
-            decode_binary,
-            decode_eager,
-            encode,
-            encode_binary,
-            parse_reply,
-        )
+        from . import _codec_c as _build
 
         IMPLEMENTATION = "c"
-    except ImportError:  # the extension is not built: use the twin
-        IMPLEMENTATION = "py"
-else:
-    IMPLEMENTATION = "py"
+    except ImportError:  # the extension is not built: use the pure-Python build
+        from . import _codec_py as _build
 
-if IMPLEMENTATION == "py":
-    from ._codec_py import (  # type: ignore[assignment]
-        Frame,
-        RefTable,
-        decode,
-        decode_binary,
-        decode_eager,
-        encode,
-        encode_binary,
-        parse_reply,
-    )
+Frame = _build.Frame
+RefTable = _build.RefTable
+decode = _build.decode
+decode_binary = _build.decode_binary
+decode_eager = _build.decode_eager
+encode = _build.encode
+encode_binary = _build.encode_binary
+parse_reply = _build.parse_reply

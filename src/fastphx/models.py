@@ -20,6 +20,8 @@ from .codec import Frame
 from .console import ScopeBlock, SwitchedStreamSet, SwitchedTeam, SwitchTeamReply
 
 __all__ = [
+    "CONNECTED_EVENT",
+    "DISCONNECTED_EVENT",
     "RECONNECTING_EVENT",
     "RECONNECT_FAILED_EVENT",
     "REJOINED_EVENT",
@@ -38,6 +40,11 @@ RECONNECTING_EVENT = "reconnecting"
 REJOINED_EVENT = "rejoined"
 #: Synthetic event (topic "") delivered when reconnecting stops for good (e.g. HTTP 403).
 RECONNECT_FAILED_EVENT = "reconnect_failed"
+#: Synthetic event (topic "") delivered when the status becomes CONNECTED again after an
+#: outage (every topic rejoined); payload ``{"reconnects": n}``.
+CONNECTED_EVENT = "connected"
+#: Synthetic event (topic "") delivered when the socket is lost (``code``, ``error``).
+DISCONNECTED_EVENT = "disconnected"
 
 
 @dataclass(frozen=True, slots=True)

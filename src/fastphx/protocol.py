@@ -63,8 +63,10 @@ __all__ = [
     "ChannelState",
     "ClientProtocol",
     "Closed",
+    "Connected",
     "ConnectionDead",
     "DialDue",
+    "Disconnected",
     "Event",
     "PushFailed",
     "ReconnectScheduled",
@@ -78,6 +80,7 @@ __all__ = [
 AUTH_CODES = frozenset({"forbidden", "unauthorized", "unauthenticated"})
 _PHOENIX = "phoenix"
 _PUSH, _JOIN, _LEAVE = 0, 1, 2
+_UNSET: Any = object()
 
 
 class ChannelState(str, enum.Enum):
@@ -171,8 +174,24 @@ class Closed:
     error: FastphxError | None
 
 
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The status became CONNECTED: socket live, every topic joined (``first``: the first
+    connect of the session, else the end of an outage)."""
+
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The socket was lost (``close_code`` None when unknown); the session reconnects or
+    ends (a ``Closed`` event follows then)."""
+
+    close_code: int | None
+
+
 Event = (ReplyReceived | PushFailed | Rejoined | RejoinFailed | ChannelErrored | ChannelClosed
-         | ConnectionDead | ReconnectScheduled | DialDue | Closed)
+         | ConnectionDead | ReconnectScheduled | DialDue | Closed | Connected | Disconnected)
 
 
 def channel_error(response: Any, topic: str = "", event: str = "",
@@ -219,6 +238,7 @@ class Channel:
     join_timeout: float = 10.0
     rejoin_attempt: int = 0
     buffer: list[_Pending] = field(default_factory=list)
+    next_params: Any = _UNSET  # params resolved by join() for the first send
 
 
 class ClientProtocol:
@@ -335,6 +355,7 @@ class ClientProtocol:
         if not self.socket_open:
             return
         self.socket_open = False
+        self._events.append(Disconnected(close_code))
         self.heartbeat_due = self.heartbeat_ref = None
         self._out.clear()  # frames for the dead socket; their pushes fail just below
         self._rejoin_at.clear()
@@ -423,13 +444,32 @@ class ClientProtocol:
         if self.status is Status.RECONNECTING and not self.socket_open:
             # Fail fast rather than wait an outage out with no timeout running.
             raise ConnectionLostError(f"cannot join {topic!r}: reconnecting")
-        _check_encodable(topic, "phx_join", params)  # before any state changes
+        # ``params`` may be a callable, evaluated on every (re)join (phoenix.js allows it);
+        # evaluated and checked here before any state changes (its errors propagate).
+        resolved = params() if callable(params) else params
+        _check_encodable(topic, "phx_join", resolved)
         channel = Channel(topic, params, join_waiter=waiter,
                           join_timeout=self.reply_timeout if timeout is None else timeout)
         self.channels[topic] = channel
         self._set_state(channel, ChannelState.JOINING)
         if self.socket_open:
-            self._send_join(channel, now)
+            self._send_join(channel, now, resolved)
+        else:
+            channel.next_params = resolved  # the first send uses what was checked
+
+    def ping(self, waiter: Any, now: float, timeout: float | None = None) -> str:
+        """Send a heartbeat-style ping (phoenix.js ``socket.ping``); its reply resolves
+        ``waiter``. Returns the ref. Raises ClientClosedError when closed,
+        ConnectionLostError when no socket is up."""
+        if self.status is Status.CLOSED:
+            raise ClientClosedError("client is closed")
+        if not self.socket_open:
+            raise ConnectionLostError("cannot ping: no connection")
+        pending = _Pending(_PUSH, _PHOENIX, "heartbeat", {}, waiter,
+                           self.reply_timeout if timeout is None else timeout, 0.0)
+        self._register(pending, now)
+        self._send(pending, None)
+        return pending.ref
 
     def leave(self, topic: str, waiter: Any, now: float, timeout: float | None = None) -> bool:
         """Leave ``topic``. Returns False when it was left at once (no reply to wait for).
@@ -551,7 +591,8 @@ class ClientProtocol:
     def _on_join_reply(self, pending: _Pending, reply: Reply) -> None:
         channel = self.channels.get(pending.topic)
         if channel is None or channel.join_ref != pending.join_ref:
-            return  # an outdated join (left, or superseded by a newer join)
+            self._outdated_join(pending)  # left, or superseded by a newer join
+            return
         waiter = pending.waiter
         if reply.status == "ok":
             self._set_state(channel, ChannelState.JOINED)
@@ -652,9 +693,15 @@ class ClientProtocol:
                     pending.topic, pending.event, pending.ref if pending.sent else None,
                     pending.timeout)))
 
+    def _outdated_join(self, pending: _Pending) -> None:
+        if pending.waiter is not None:  # never left waiting, whatever superseded it
+            self._events.append(PushFailed(pending.waiter, ChannelClosedError(
+                pending.topic, "superseded before the join completed")))
+
     def _join_timed_out(self, pending: _Pending, now: float) -> None:
         channel = self.channels.get(pending.topic)
         if channel is None or channel.join_ref != pending.join_ref:
+            self._outdated_join(pending)
             return
         # channel.js: a join timeout sends phx_leave, then rejoins on the schedule.
         self._out.append((encode(pending.join_ref, self.refs.next_ref(), pending.topic,
@@ -689,9 +736,19 @@ class ClientProtocol:
         self._out.append((self._encode(pending, join_ref), pending.binary))
         pending.sent = True
 
-    def _send_join(self, channel: Channel, now: float) -> None:
+    def _send_join(self, channel: Channel, now: float, params: Any = _UNSET) -> None:
+        if params is _UNSET:
+            params, channel.next_params = channel.next_params, _UNSET
+        if params is _UNSET:
+            params = channel.params
+            if callable(params):
+                try:
+                    params = params()
+                except Exception as exc:  # the caller's callable: retried on the schedule
+                    self._params_failed(channel, exc)
+                    return
         waiter, channel.join_waiter = channel.join_waiter, None
-        pending = _Pending(_JOIN, channel.topic, "phx_join", channel.params, waiter,
+        pending = _Pending(_JOIN, channel.topic, "phx_join", params, waiter,
                            channel.join_timeout, 0.0)
         ref = self._register(pending, now)
         channel.join_ref = ref  # phoenix.js: join_ref is the join push's ref
@@ -702,6 +759,19 @@ class ClientProtocol:
         except (TypeError, ValueError) as exc:  # params mutated since join(): not encodable
             self.refs.pop(ref)
             self._unencodable_join(channel, waiter, exc)
+
+    def _params_failed(self, channel: Channel, exc: Exception) -> None:
+        """The join params callable raised on a rejoin: errored, rejoined on the schedule."""
+        message = f"the join params of {channel.topic!r} failed: {type(exc).__name__}: {exc}"
+        waiter, channel.join_waiter = channel.join_waiter, None
+        if waiter is not None:  # a first join buffered for connect: it fails
+            self._remove(channel, LocalProtocolError(message))
+            self._events.append(PushFailed(waiter, LocalProtocolError(message)))
+        else:
+            self._errored(channel)
+            self._events.append(RejoinFailed(channel.topic, ChannelError(
+                None, message, topic=channel.topic, event="phx_join"), False))
+        self._check_connected()
 
     def _unencodable_join(self, channel: Channel, waiter: Any, exc: Exception) -> None:
         message = f"cannot encode the join params of {channel.topic!r}: {exc}"
@@ -734,6 +804,11 @@ class ClientProtocol:
     def _remove(self, channel: Channel, error: FastphxError) -> None:
         if self.channels.get(channel.topic) is channel:
             del self.channels[channel.topic]
+        join = self.refs.get(channel.join_ref) if channel.join_ref is not None else None
+        if isinstance(join, _Pending) and join.kind == _JOIN and join.topic == channel.topic:
+            self.refs.pop(channel.join_ref)  # a join still in flight ends with the channel
+            if join.waiter is not None:
+                self._events.append(PushFailed(join.waiter, error))
         self._rejoin_at.pop(channel.topic, None)
         self._set_state(channel, ChannelState.CLOSED)
         buffered, channel.buffer = channel.buffer, []
@@ -790,6 +865,7 @@ class ClientProtocol:
         if self.socket_open and self.status in (Status.CONNECTING, Status.RECONNECTING):
             if not self._joining:  # O(1): a rejoin of 10,000 topics stays linear
                 self.status = Status.CONNECTED
+                self._events.append(Connected(not self.connected_once))
                 self.connected_once = True
 
     def _terminate(self, error: FastphxError, closed_by_user: bool = False) -> None:

@@ -1,6 +1,7 @@
 """The official Phoenix JS client (npm phoenix 1.8.16 + ws, on node) against PhoenixTestServer.
 
-Each test starts a server, runs one scenario of ``js/scenarios.mjs`` in a node process
+Every test runs against each Phoenix profile (``phoenix="1.8"`` and ``"1.7"``). Each test
+starts a server, runs one scenario of ``js/scenarios.mjs`` in a node process
 (the events it observes come back as JSON lines), drives the server side when the scenario
 needs it, and asserts what both sides saw. Timeouts bound every wait, so nothing hangs.
 """
@@ -16,7 +17,14 @@ from typing import Any
 
 import pytest
 
-from fastphx.testing import NO_REPLY, ChannelContext, PhoenixTestServer, ServerReply, StopChannel
+from fastphx.testing import (
+    NO_REPLY,
+    PROFILES,
+    ChannelContext,
+    PhoenixTestServer,
+    ServerReply,
+    StopChannel,
+)
 
 pytestmark = pytest.mark.conformance
 
@@ -27,8 +35,14 @@ PRESENCE = "room:presence:x"
 Driver = Callable[[PhoenixTestServer], Awaitable[None]]
 
 
+@pytest.fixture(params=sorted(PROFILES))
+def phoenix(request: pytest.FixtureRequest) -> str:
+    """The Phoenix profile the server imitates ("1.7", "1.8")."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def server() -> AsyncIterator[PhoenixTestServer]:
+async def server(phoenix: str) -> AsyncIterator[PhoenixTestServer]:
     """The server every scenario runs against (channels as in the scenarios' comments)."""
     connects: list[dict[str, str]] = []
 
@@ -36,7 +50,7 @@ async def server() -> AsyncIterator[PhoenixTestServer]:
         connects.append(params)
         return params.get("ok") != "no"
 
-    srv = PhoenixTestServer(port=0, connect=connect)
+    srv = PhoenixTestServer(port=0, connect=connect, phoenix=phoenix)
     srv.connects = connects  # type: ignore[attr-defined]
 
     def join(ctx: ChannelContext, params: Any) -> Any:
@@ -115,18 +129,23 @@ async def test_refused_connect_fires_on_error(node_scenarios: Path,
     assert server.total_connections == 0
 
 
-async def test_auth_token_subprotocol(node_scenarios: Path) -> None:
-    """authToken travels in Sec-WebSocket-Protocol; the server selects "phoenix"."""
+async def test_auth_token_subprotocol(node_scenarios: Path, phoenix: str) -> None:
+    """authToken travels in Sec-WebSocket-Protocol: 1.8 reads it and selects "phoenix"; 1.7
+    selects no subprotocol, so the JS client (ws) refuses the handshake."""
     tokens: list[str | None] = []
 
     def connect(params: dict[str, str], token: str | None) -> bool:
         tokens.append(token)
         return True
 
-    async with PhoenixTestServer(connect=connect) as srv:
+    async with PhoenixTestServer(connect=connect, phoenix=phoenix) as srv:
         events = await run_scenario(node_scenarios, "auth_token", srv)
-    assert events[-1]["protocol"] == "phoenix"
-    assert tokens == ["secret-token"]
+    if phoenix == "1.8":
+        assert events[-1] == {"ev": "done", "opened": True, "protocol": "phoenix"}
+        assert tokens == ["secret-token"]
+    else:
+        assert events[-1] == {"ev": "done", "opened": False}
+        assert tokens == [None]
 
 
 async def test_join_ok_and_error(node_scenarios: Path, server: PhoenixTestServer) -> None:
@@ -247,3 +266,22 @@ async def test_reconnect_after_drop(node_scenarios: Path, server: PhoenixTestSer
     assert [e["n"] for e in joined] == [1, 2]
     assert joined[0]["join_ref"] != joined[1]["join_ref"]
     assert server.total_connections == 2 and server.joins[LOBBY] == 2
+
+
+@pytest.mark.parametrize("how", ["restart", "idle"])
+async def test_reconnect_after_server_close(node_scenarios: Path, phoenix: str, how: str) -> None:
+    """A server shutdown (close 1012) and an idle timeout (close 1002; the scenario sends no
+    heartbeat) make the JS client reconnect and rejoin."""
+    idle_timeout = 0.3 if how == "idle" else 60.0
+    async with PhoenixTestServer(phoenix=phoenix, idle_timeout=idle_timeout) as srv:
+        srv.add_channel("room:*", join=lambda ctx, params: {})
+
+        async def restart(srv: PhoenixTestServer) -> None:
+            await srv.wait_for_join(LOBBY)
+            await srv.restart()
+
+        driver = restart if how == "restart" else None
+        events = await run_scenario(node_scenarios, "server_close", srv, driver)
+    close = [e for e in events if e["ev"] == "close"]
+    assert close[0]["code"] == (1012 if how == "restart" else 1002)
+    assert [e["n"] for e in events if e["ev"] == "joined"] == [1, 2]

@@ -22,14 +22,15 @@ pytestmark = pytest.mark.skipif(
     not DIST_DIR, reason="FASTPHX_DIST_DIR not set: run `make dist-check` to build and inspect"
 )
 
-WHEEL_MUST_HAVE = {"fastphx/__init__.py", "fastphx/_codec.pyi", "fastphx/py.typed",
-                   "fastphx/_codec_py.py", "fastphx/codec.py", "fastphx/_version.py",
+WHEEL_MUST_HAVE = {"fastphx/__init__.py", "fastphx/py.typed", "fastphx/_codec_py.py",
+                   "fastphx/_text_py.py", "fastphx/codec.py", "fastphx/_version.py",
                    "fastphx/testing/__init__.py", "fastphx/testing/pytest_plugin.py"}
-SDIST_MUST_HAVE = {"src/fastphx/_codec.pyx", "src/fastphx/_codec.pyi", "src/fastphx/_jsonscan.h",
-                   "src/fastphx/_jsonenc.h", "src/fastphx/_jsonbuild.h",
+SDIST_MUST_HAVE = {"src/fastphx/_codec_py.py", "src/fastphx/_codec_c.pxd",
+                   "src/fastphx/_text.pyx", "src/fastphx/_text.pxd", "src/fastphx/_text_py.py",
+                   "src/fastphx/_jsonscan.h", "src/fastphx/_jsonbuild.h",
                    "src/fastphx/py.typed", "README.md", "LICENSE", "pyproject.toml",
                    "setup.py", "tests/conftest.py", "CHANGELOG.md"}
-BUILD_LEFTOVERS = (".c", ".pyx", ".h", ".o", ".pyc")
+BUILD_LEFTOVERS = (".c", ".pyx", ".pxd", ".h", ".o", ".pyc")
 
 
 def dist_path() -> Path:
@@ -65,16 +66,18 @@ def extension_modules(names: set[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("wheel", wheels() if DIST_DIR else [], ids=lambda p: p.name)
-def test_wheel_has_package_stub_marker_and_extension(wheel: Path) -> None:
-    """A wheel carries the package, the ``_codec.pyi`` stub, ``py.typed`` and one extension."""
+def test_wheel_has_package_marker_and_extensions(wheel: Path) -> None:
+    """A wheel carries the package (both codec builds' Python source), ``py.typed`` and the two
+    extensions: the compiled codec and its text kernel."""
     names = wheel_names(wheel)
     assert WHEEL_MUST_HAVE <= names, WHEEL_MUST_HAVE - names
-    assert [n.rsplit("/", 1)[-1].split(".")[0] for n in extension_modules(names)] == ["_codec"]
+    modules = sorted(n.rsplit("/", 1)[-1].split(".")[0] for n in extension_modules(names))
+    assert modules == ["_codec_c", "_text"]
 
 
 @pytest.mark.parametrize("wheel", wheels() if DIST_DIR else [], ids=lambda p: p.name)
 def test_wheel_has_no_tests_or_build_leftovers(wheel: Path) -> None:
-    """A wheel has no tests, no ``.c``/``.pyx``/``.h`` sources and no object files."""
+    """A wheel has no tests, no ``.c``/``.pyx``/``.pxd``/``.h`` sources and no object files."""
     names = wheel_names(wheel)
     assert not [n for n in names if n.startswith(("tests/", "bench/", "docs/"))]
     assert not [n for n in names if n.endswith(BUILD_LEFTOVERS)]
@@ -82,14 +85,14 @@ def test_wheel_has_no_tests_or_build_leftovers(wheel: Path) -> None:
 
 @pytest.mark.parametrize("wheel", wheels() if DIST_DIR else [], ids=lambda p: p.name)
 def test_wheel_extension_matches_its_tags(wheel: Path) -> None:
-    """The one extension in a wheel is built for the wheel's own CPython and, on Linux, arch."""
+    """Each extension in a wheel is built for the wheel's own CPython and, on Linux, arch."""
     python_tag, abi_tag, platform_tag = wheel.stem.split("-")[-3:]
-    (ext,) = extension_modules(wheel_names(wheel))
     assert python_tag.startswith("cp") and abi_tag == python_tag, wheel.name
-    assert python_tag[2:] in ext.rsplit("/", 1)[-1], (ext, python_tag)
-    if "linux" in platform_tag:
-        arch = re.sub(r"^(many|musl)?linux(_\d+_\d+|\d+)?_", "", platform_tag.split(".")[0])
-        assert f"-{arch}-linux" in ext, (ext, arch)
+    for ext in extension_modules(wheel_names(wheel)):
+        assert python_tag[2:] in ext.rsplit("/", 1)[-1], (ext, python_tag)
+        if "linux" in platform_tag:
+            arch = re.sub(r"^(many|musl)?linux(_\d+_\d+|\d+)?_", "", platform_tag.split(".")[0])
+            assert f"-{arch}-linux" in ext, (ext, arch)
 
 
 def test_repaired_wheel_is_manylinux() -> None:
@@ -102,14 +105,15 @@ def test_repaired_wheel_is_manylinux() -> None:
 
 
 def test_sdist_has_sources_tests_readme_license() -> None:
-    """The sdist has the ``.pyx`` and its header, the stub, the tests, README and LICENSE."""
+    """The sdist has the codec source, the ``.pyx``/``.pxd`` files and C headers, the tests,
+    README and LICENSE."""
     names = sdist_names()
     assert SDIST_MUST_HAVE <= names, SDIST_MUST_HAVE - names
     assert any(n.startswith("tests/unit/test_") for n in names)
 
 
 def test_sdist_has_no_generated_or_compiled_files() -> None:
-    """The sdist carries no generated ``_codec.c``, compiled objects, caches or node_modules."""
+    """The sdist carries no generated ``.c``, compiled objects, caches or node_modules."""
     names = sdist_names()
     assert not [n for n in names if n.endswith((".c", ".so", ".pyd", ".o", ".pyc"))]
     assert not [n for n in names if "node_modules/" in n or "__pycache__" in n]

@@ -1,4 +1,4 @@
-"""Atheris fuzz harness for the codec: the C build against the pure-Python twin and orjson.
+"""Atheris fuzz harness for the codec: the C build against the pure-Python build and orjson.
 
 Run manually (not collected by pytest), e.g. for five minutes:
 
@@ -14,8 +14,8 @@ accept exactly the same inputs and produce equal frames; an accepted text frame'
 bits, key order: the C build parses payloads with its own builder); ``decode_eager`` agrees
 with ``decode``; a Frame built by hand around any payload bytes reads them exactly like
 ``orjson.loads`` (same value or orjson's error); ``encode`` writes ``orjson.dumps([...])``'s
-bytes or raises the same error type, in both builds. Python coverage of the twin guides the
-search (its scanner has the same grammar branches as the C scanner).
+bytes or raises the same error type, in both builds. Python
+coverage of the pure build (``_codec_py``, ``_text_py``) guides the search.
 
 To catch memory errors in the C code, run it against an AddressSanitizer build of the
 extension (see ``tests/fuzz/README.md``).
@@ -30,10 +30,10 @@ from typing import Any
 import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import orjson
 
-with atheris.instrument_imports(include=["fastphx._codec_py"]):
+with atheris.instrument_imports(include=["fastphx._codec_py", "fastphx._text_py"]):
     from fastphx import _codec_py as codec_py
 
-from fastphx import _codec as codec_c
+from fastphx import _codec_c as codec_c
 from fastphx.errors import FrameDecodeError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))

@@ -85,12 +85,14 @@ async def joined(raw_phx: ConnectPhx, server: PhoenixTestServer, topic: str = LO
 # ---------------------------------------------------------------------------- connect
 
 
-async def test_missing_vsn_is_refused_with_400(server: PhoenixTestServer) -> None:
-    """An upgrade without vsn=2.0.0 (a V1 client) is answered HTTP 400."""
+@pytest.mark.parametrize("vsn", ["2.1.0", "3.0.0", "abc", "2.0"])
+async def test_unsupported_vsn_is_refused_with_403(server: PhoenixTestServer, vsn: str) -> None:
+    """An upgrade asking for a serializer version Phoenix has not (not ~> 1.0.0 or ~> 2.0.0)
+    is answered HTTP 403."""
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-            await session.ws_connect(server.url)
-    assert info.value.status == 400
+            await session.ws_connect(server.url, params={"vsn": vsn})
+    assert info.value.status == 403
     assert server.total_connections == 0
 
 
@@ -298,10 +300,12 @@ async def test_leave_of_an_unjoined_topic_replies_ok(raw_phx: ConnectPhx,
 
 async def test_channel_crash_sends_phx_error_and_removes_channel(
         raw_phx: ConnectPhx, server: PhoenixTestServer) -> None:
-    """A raising handler: phx_error (ref = join_ref, payload {}), then the topic is unmatched."""
+    """A raising handler: phx_error (ref = join_ref; 1.8's payload), then the topic is
+    unmatched."""
     conn = await joined(raw_phx, server)
     await conn.send("1", "5", LOBBY, "crash", {})
-    assert await conn.recv_raw() == '["1","1","room:lobby","phx_error",{}]'
+    assert await conn.recv_raw() == (
+        '["1","1","room:lobby","phx_error",{"reason":"channel_crash"}]')
     await conn.send("1", "6", LOBBY, "echo", {})
     assert (await conn.recv())[4]["response"] == {"reason": "unmatched topic"}
     assert server.connections[0].topics == {}
@@ -312,7 +316,7 @@ async def test_unhandled_event_crashes_the_channel(raw_phx: ConnectPhx,
     """An event with no handler crashes the channel, as a missing handle_in clause does."""
     conn = await joined(raw_phx, server)
     await conn.send("1", "5", LOBBY, "no_such_event", {})
-    assert await conn.recv() == ["1", "1", LOBBY, "phx_error", {}]
+    assert await conn.recv() == ["1", "1", LOBBY, "phx_error", {"reason": "channel_crash"}]
 
 
 async def test_stop_channel_sends_phx_close(raw_phx: ConnectPhx, server: PhoenixTestServer) -> None:
@@ -356,7 +360,7 @@ async def test_ctx_stop_and_crash(raw_phx: ConnectPhx, server: PhoenixTestServer
     await first.stop()
     assert await conn.recv() == ["1", "1", LOBBY, "phx_close", {}]
     await second.crash()
-    assert await conn.recv() == ["2", "2", "room:two", "phx_error", {}]
+    assert await conn.recv() == ["2", "2", "room:two", "phx_error", {"reason": "channel_crash"}]
 
 
 async def test_raw_json_response_is_spliced(raw_phx: ConnectPhx, server: PhoenixTestServer) -> None:
@@ -444,8 +448,8 @@ async def test_push_many_keeps_order(raw_phx: ConnectPhx, server: PhoenixTestSer
 
 
 async def test_presence_state_and_diffs(raw_phx: ConnectPhx) -> None:
-    """ctx.track: the joiner gets presence_state after its join reply, every joiner a diff;
-    a leave sends a leave diff to those who remain."""
+    """ctx.track: every joiner gets a diff, the joiner then its presence_state (Phoenix's
+    order); a leave sends a leave diff to those who remain."""
     async with PhoenixTestServer() as srv:
         def join(ctx: ChannelContext, params: Any) -> Any:
             ctx.track(params["id"], {"device": "cli", "id": params["id"]})
@@ -455,15 +459,16 @@ async def test_presence_state_and_diffs(raw_phx: ConnectPhx) -> None:
         topic = "room:presence:x"
         alice = await raw_phx(srv.url)
         assert (await alice.join(topic, "1", {"id": "alice"}))[3] == "phx_reply"
-        state = await alice.recv()
-        assert state[:4] == ["1", None, topic, "presence_state"]
-        meta = state[4]["alice"]["metas"][0]
+        diff = await alice.recv()
+        assert diff[:4] == [None, None, topic, "presence_diff"]
+        meta = diff[4]["joins"]["alice"]["metas"][0]
         assert meta["device"] == "cli" and len(meta["phx_ref"]) == 16
         assert next(iter(meta)) == "phx_ref"
-        assert await alice.recv() == [None, None, topic, "presence_diff",
-                                      {"joins": {"alice": {"metas": [meta]}}, "leaves": {}}]
+        assert await alice.recv() == ["1", None, topic, "presence_state",
+                                      {"alice": {"metas": [meta]}}]
         bob = await raw_phx(srv.url)
         await bob.join(topic, "1", {"id": "bob"})
+        assert (await bob.recv())[3] == "presence_diff"
         assert set((await bob.recv())[4]) == {"alice", "bob"}
         diff = (await alice.recv())[4]
         assert list(diff["joins"]) == ["bob"]
@@ -501,17 +506,30 @@ async def test_counters_and_wait_for(raw_phx: ConnectPhx, server: PhoenixTestSer
 
 async def test_restart_keeps_the_port_and_stop_refuses(raw_phx: ConnectPhx,
                                                        server: PhoenixTestServer) -> None:
-    """stop() drops connections and refuses TCP; restart() listens on the same port."""
+    """stop() closes connections with 1012 (as Phoenix's shutdown) and refuses TCP;
+    restart() listens on the same port."""
     conn = await raw_phx(server.url)
     port = server.port
     await server.stop()
-    assert (await conn.receive()).type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+    msg = await conn.receive()
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1012
     with pytest.raises(aiohttp.ClientConnectorError):
         await raw_phx(server.url)
     await server.restart()
     assert server.port == port
     await raw_phx(server.url)
     assert server.connection_count == 1
+
+
+async def test_abrupt_stop_and_restart_drop_without_a_close_frame(
+        raw_phx: ConnectPhx, server: PhoenixTestServer) -> None:
+    """stop(abrupt=True) and restart(abrupt=True) drop connections with no close frame."""
+    conn = await raw_phx(server.url)
+    await server.restart(abrupt=True)
+    assert (await conn.receive()).type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+    conn = await raw_phx(server.url)
+    await server.stop(abrupt=True)
+    assert (await conn.receive()).type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
 
 def test_run_in_thread_serves_from_its_own_loop() -> None:
@@ -548,8 +566,8 @@ async def test_demo_server_channels(raw_phx: ConnectPhx) -> None:
         conn = await raw_phx(srv.url, params={"user_id": "u1"})
         welcome = (await conn.join("console:lobby", "1"))[4]["response"]
         assert set(welcome) >= {"welcome", "scope", "team", "role", "streams"}
-        assert (await conn.recv())[3] == "presence_state"
         assert (await conn.recv())[3] == "presence_diff"
+        assert (await conn.recv())[3] == "presence_state"
         replies = []
         for ref, team in enumerate(["team_acme", "team_acme", "team_other", "nope"], start=2):
             await conn.send("1", str(ref), "console:lobby", "scope.switch_team", {"team_id": team})
@@ -560,7 +578,7 @@ async def test_demo_server_channels(raw_phx: ConnectPhx) -> None:
         assert codes == ["noop", "forbidden", "not_found"]
         await conn.join("room:demo", "9")
         await conn.recv()
-        await conn.recv()  # presence_state, presence_diff
+        await conn.recv()  # presence_diff, presence_state
         await conn.send("9", "10", "room:demo", "stream", {"count": 50})
         assert (await conn.recv())[4] == {"response": {"count": 50}, "status": "ok"}
         got = [(await conn.recv())[4]["i"] for _ in range(50)]
@@ -574,9 +592,9 @@ def test_package_exports_what_the_docs_say() -> None:
     """fastphx.testing exports the names its contract and docs list."""
     import fastphx.testing as testing
 
-    assert set(testing.__all__) == {"NO_REPLY", "ChannelContext", "PhoenixTestServer",
-                                    "ServerConnection", "ServerReply", "StopChannel",
-                                    "demo_server"}
+    assert set(testing.__all__) == {"NO_REPLY", "PROFILES", "ChannelContext", "FaultProxy",
+                                    "PhoenixProfile", "PhoenixTestServer", "ServerConnection",
+                                    "ServerReply", "StopChannel", "demo_server"}
     assert all(hasattr(testing, name) for name in testing.__all__)
 
 

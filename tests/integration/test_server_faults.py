@@ -43,7 +43,7 @@ async def joined(raw_phx: ConnectPhx, server: PhoenixTestServer, topic: str = LO
 
 @pytest.mark.parametrize("text", [
     "not json", '["1","1","room:lobby","echo"]', "[]", '{"topic":"room:lobby","event":"x"}',
-    '["1","1","room:lobby","echo",{}] trailing', '[1.5,"1","room:lobby","echo",{}]',
+    '["1","1","room:lobby","echo",{}] trailing', '["1","1","room:lobby","echo",NaN]',
 ])
 async def test_malformed_text_frame_closes_1011(raw_phx: ConnectPhx, server: PhoenixTestServer,
                                                 text: str) -> None:
@@ -53,6 +53,22 @@ async def test_malformed_text_frame_closes_1011(raw_phx: ConnectPhx, server: Pho
     msg = await conn.receive()
     assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1011
     await server.wait_for_connections(0, timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("text", [
+    '[1.5,"1","room:lobby","echo",{}]', '["1","1","room:lobby","echo",{},"extra"]',
+    '["1","1",7,"echo",{}]',
+])
+async def test_strict_mode_closes_1011_on_what_phoenix_accepts(raw_phx: ConnectPhx,
+                                                               text: str) -> None:
+    """strict=True closes with 1011 on frames Phoenix accepts (a float ref, 6 elements, a
+    number as topic)."""
+    async with PhoenixTestServer(strict=True) as srv:
+        srv.add_channel("room:*", join=lambda ctx, params: {})
+        conn = await joined(raw_phx, srv)
+        await conn.send_text(text)
+        msg = await conn.receive()
+        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1011
 
 
 @pytest.mark.parametrize("data", [
@@ -69,11 +85,11 @@ async def test_malformed_binary_frame_closes_1011(raw_phx: ConnectPhx, server: P
 
 
 async def test_idle_timeout_closes_the_socket(raw_phx: ConnectPhx) -> None:
-    """A socket with no inbound frame for idle_timeout is closed (code 1000)."""
+    """A socket with no inbound frame for idle_timeout is closed with 1002, as Bandit does."""
     async with PhoenixTestServer(idle_timeout=0.2) as srv:
         conn = await raw_phx(srv.url)
         msg = await conn.receive()
-        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1000
+        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1002
         await srv.wait_for_connections(0, timeout=TIMEOUT)
 
 
@@ -243,3 +259,17 @@ async def test_received_records_every_inbound_frame(raw_phx: ConnectPhx,
     events = [(cid, f.event, f.ref) for cid, f in server.received]
     assert events == [(conn_id, "phx_join", "1"), (conn_id, "echo", "2")]
     assert orjson.loads(server.received[1][1].raw_payload) == {"n": 1}
+
+
+async def test_stop_ends_a_connection_that_never_answers_the_close(raw_phx: ConnectPhx) -> None:
+    """stop() while the server is not reading (the close handshake cannot finish) still
+    returns, and the peer sees the 1012 close frame."""
+    srv = PhoenixTestServer()
+    await srv.start()
+    conn = await raw_phx(srv.url)
+    await srv.wait_for_connections(1, timeout=TIMEOUT)
+    srv.pause_reading()
+    await asyncio.wait_for(srv.stop(), TIMEOUT)
+    msg = await conn.receive()
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1012
+    assert srv.connection_count == 0

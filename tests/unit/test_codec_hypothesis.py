@@ -1,4 +1,4 @@
-"""Property tests of the codec: round trips, decode_eager == decode, C twin == Python twin.
+"""Property tests of the codec: round trips, decode_eager == decode, C build == Python build.
 
 Bounded by the ``codec-ci`` Hypothesis profile (tests/unit/conftest.py); set
 ``FASTPHX_HYPOTHESIS_PROFILE=codec-dev`` for a longer local hunt.
@@ -144,9 +144,11 @@ def test_decode_accepts_exactly_what_orjson_accepts_as_a_frame(
 @PROFILE
 @given(data=ANY_TEXT_INPUT)
 def test_twins_agree_on_text_decode(codec_c: ModuleType, codec_py: ModuleType, data: bytes) -> None:
-    """The C and Python builds give the same frame, or the same error, for any text input."""
+    """The C and Python builds give the same frame, or the same exception type, for any text
+    input (only the C build names byte offsets)."""
     for name in ("decode", "decode_eager"):
-        assert outcome(getattr(codec_c, name), data) == outcome(getattr(codec_py, name), data)
+        c, py = outcome(getattr(codec_c, name), data), outcome(getattr(codec_py, name), data)
+        assert c[:2] == py[:2] if c[0] == "err" else c == py
 
 
 @PROFILE
@@ -316,7 +318,7 @@ def test_encode_matches_orjson(
 def test_encode_deep_payloads_match_orjson(
     codec: ModuleType, payload: Any, depth: int, as_dict: bool
 ) -> None:
-    """Deep payloads (past the C writer's depth limit and orjson's own) agree with orjson."""
+    """Deep payloads (up to and past orjson's own nesting limit) agree with orjson."""
     value = nested(payload, depth, as_dict)
     got = encode_outcome(codec.encode, "1", None, "t", "e", value)
     assert got == encode_outcome(orjson.dumps, ["1", None, "t", "e", value])

@@ -1,7 +1,7 @@
 """Differential tests of payload parsing: ``Frame.payload`` is exactly ``orjson.loads``.
 
 The C build parses text payloads with its own one-pass builder (``_jsonbuild.h``) and hands
-anything unusual to orjson; the pure-Python twin calls orjson directly. Both must give the
+anything unusual to orjson; the pure-Python build calls orjson directly. Both must give the
 very same objects as ``orjson.loads(raw_payload)``: same types (int vs float, bool), same
 float bits (-0.0), same dict key order (a duplicate key keeps its first position and its
 last value), or raise orjson's error for a hand-built Frame. ``same()`` compares that

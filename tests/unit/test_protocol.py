@@ -26,8 +26,10 @@ from fastphx.protocol import (
     ChannelState,
     ClientProtocol,
     Closed,
+    Connected,
     ConnectionDead,
     DialDue,
+    Disconnected,
     PushFailed,
     ReconnectScheduled,
     Rejoined,
@@ -92,7 +94,8 @@ def test_join_reply_connects_and_resolves_waiter() -> None:
     proto.connection_made(0.0)
     (join,) = sent(proto)
     assert proto.receive_frame(reply(join, response={"a": 1})) is None
-    assert proto.events_received() == [ReplyReceived("w", Reply("ok", {"a": 1}))]
+    assert proto.events_received() == [ReplyReceived("w", Reply("ok", {"a": 1})),
+                                       Connected(first=True)]
     assert proto.channels["room:1"].state is ChannelState.JOINED
     assert proto.status is Status.CONNECTED
 
@@ -343,9 +346,10 @@ def test_connection_lost_fails_in_flight_and_schedules_reconnect() -> None:
     sent(proto)
     proto.connection_lost(2.0, 1006)
     events = proto.events_received()
-    assert isinstance(events[0], PushFailed)
-    assert isinstance(events[0].error, ConnectionLostError)
-    assert events[1] == ReconnectScheduled(1, 2.5)
+    assert events[0] == Disconnected(1006)
+    assert isinstance(events[1], PushFailed)
+    assert isinstance(events[1].error, ConnectionLostError)
+    assert events[2] == ReconnectScheduled(1, 2.5)
     assert proto.status is Status.RECONNECTING
     proto.handle_timeout(2.5)
     assert proto.events_received() == [DialDue(1)]
@@ -367,7 +371,7 @@ def test_reconnect_rejoins_every_channel_with_new_join_ref() -> None:
     assert rejoin.payload == {"p": 1}
     assert proto.status is Status.CONNECTING
     proto.receive_frame(reply(rejoin, response={"w": 2}))
-    assert proto.events_received() == [Rejoined("room:1", {"w": 2})]
+    assert proto.events_received() == [Rejoined("room:1", {"w": 2}), Connected(first=False)]
     assert str(proto.status) == "connected"
 
 
@@ -462,3 +466,21 @@ def test_join_during_outage_fails_fast() -> None:
     with pytest.raises(ConnectionLostError):
         proto.join("room:2", {}, "w", 1.0)
     assert "room:2" not in proto.channels
+
+
+def test_leave_before_the_join_reply_ends_the_join_waiter() -> None:
+    """A topic left while its join is in flight fails that join's waiter (found by the
+    state machine: the late join reply used to be dropped with the waiter never ended)."""
+    proto, _ = connected()
+    proto.join("room:2", {}, "join-2", 1.0)
+    (join,) = sent(proto)
+    assert proto.leave("room:2", "leave-2", 1.0)
+    (leave,) = sent(proto)
+    proto.receive_frame(reply(leave))
+    events = proto.events_received()
+    failed = [e for e in events if isinstance(e, PushFailed)]
+    assert [e.waiter for e in failed] == ["join-2"]
+    assert isinstance(failed[0].error, ChannelClosedError)
+    assert ReplyReceived("leave-2", Reply("ok", {})) in events
+    proto.receive_frame(reply(join))  # the late join reply: nothing left to resolve
+    assert proto.events_received() == [] and len(proto.refs) == 0

@@ -10,6 +10,8 @@ DOCUMENTED = {
     # client
     "Client", "PushStream", "Push", "Status", "ChannelErrorCode", "SwitchTeamReply",
     "ScopeBlock", "SwitchedTeam", "SwitchedStreamSet", "Reply", "RawJSON",
+    # presence
+    "Presence",
     # errors
     "FastphxError", "FrameDecodeError", "LocalProtocolError", "NotJoinedError", "ConnectError",
     "AuthError", "ConnectionLostError", "ClientClosedError", "FastphxTimeout", "ConnectTimeout",
@@ -72,3 +74,15 @@ def test_timeouts_are_builtin_timeouts() -> None:
     assert issubclass(fastphx.JoinTimeout, TimeoutError)
     assert issubclass(fastphx.ConnectTimeout, TimeoutError)
     assert issubclass(fastphx.AuthError, ConnectionError)
+
+
+def test_presence_module_exports() -> None:
+    """fastphx.presence exports the documented Presence names; fastphx.Presence is its class."""
+    from fastphx import presence
+
+    assert {"Presence", "PresenceSync", "sync_state", "sync_diff", "list", "EVENTS"} <= set(
+        presence.__all__)
+    assert fastphx.Presence is presence.Presence
+    for name in ("on_join", "on_leave", "on_sync", "list", "close"):
+        assert callable(getattr(fastphx.Presence, name)), name
+    assert isinstance(fastphx.Presence.state, property)

@@ -33,3 +33,10 @@ async def test_session_is_aiohttp_only() -> None:
                            session=session)
         client = fastphx.Client("ws://127.0.0.1:9/socket/websocket", session=session)
         assert client._transport.name == "aiohttp"
+
+
+def test_compress_is_aiohttp_only() -> None:
+    """permessage-deflate with picows (which does not implement it) is a ValueError."""
+    pytest.importorskip("picows")
+    with pytest.raises(ValueError, match=r"compress=True .* needs transport='aiohttp'"):
+        fastphx.Client("ws://127.0.0.1:9/socket/websocket", transport="picows", compress=True)

@@ -97,7 +97,7 @@ def demo_server(port: int = 0) -> PhoenixTestServer:
         count = int(payload.get("count", 0)) if isinstance(payload, dict) else 0
         items = ({"i": k, "data": _STREAM_DATA} for k in range(1, count + 1))
         task = asyncio.get_running_loop().create_task(
-            server.push_many(ctx.topic, "stream", items, join_ref=ctx.join_ref))  # type: ignore[arg-type]
+            server.push_many(ctx.topic, "stream", items, join_ref=ctx.join_ref))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         return {"count": count}

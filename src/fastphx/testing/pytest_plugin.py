@@ -1,10 +1,12 @@
-"""pytest plugin (entry point ``fastphx``): the ``phx_server`` fixture.
+"""pytest plugin (entry point ``fastphx``): the ``phx_server`` and ``fault_proxy`` fixtures.
 
 ``phx_server`` is a started :class:`fastphx.testing.PhoenixTestServer` with no channels
 (function scope); the test declares the channels it needs and connects to ``phx_server.url``.
-It is an async fixture for pytest-asyncio (auto mode, or strict mode through
-``pytest_asyncio.fixture``). The server module is imported lazily, so loading this plugin
-costs nothing for test sessions that do not use the fixture.
+``fault_proxy`` is a started :class:`fastphx.testing.FaultProxy` in front of ``phx_server``:
+connect to ``fault_proxy.url_for(phx_server.url)`` and inject faults. Both are async
+fixtures for pytest-asyncio (auto mode, or strict mode through ``pytest_asyncio.fixture``).
+The testing modules are imported lazily, so loading this plugin costs nothing for test
+sessions that do not use the fixtures.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .faultproxy import FaultProxy
     from .server import PhoenixTestServer
 
-__all__ = ["phx_server"]
+__all__ = ["fault_proxy", "phx_server"]
 
 try:
     import pytest_asyncio
@@ -38,3 +41,20 @@ async def phx_server() -> AsyncIterator[PhoenixTestServer]:
         yield server
     finally:
         await server.stop()
+
+
+@_async_fixture  # type: ignore[misc,untyped-decorator,unused-ignore]
+async def fault_proxy(phx_server: PhoenixTestServer) -> AsyncIterator[FaultProxy]:
+    """A started FaultProxy in front of ``phx_server``; stopped (connections aborted) after
+    the test. Connect to ``fault_proxy.url_for(phx_server.url)``."""
+    from urllib.parse import urlsplit
+
+    from .faultproxy import FaultProxy
+
+    target = urlsplit(phx_server.url)
+    proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 80)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()

@@ -49,11 +49,27 @@ const scenarios = {
   },
 
   // The Phoenix 1.8 token travels in Sec-WebSocket-Protocol; ws requires the server to pick
-  // one of the offered subprotocols ("phoenix"), or the handshake fails.
+  // one of the offered subprotocols ("phoenix"), or the handshake fails (a 1.7 server picks
+  // none, so there the socket errs and never opens).
   auth_token() {
     const s = socket({ authToken: "secret-token" });
-    s.onOpen(() => done({ protocol: s.conn.protocol }));
+    s.onOpen(() => done({ opened: true, protocol: s.conn.protocol }));
+    s.onError(() => { s.disconnect(); done({ opened: false }); });
     s.connect();
+  },
+
+  // The server closes the socket (shutdown 1012, idle timeout 1002): the client reconnects
+  // and rejoins.
+  server_close() {
+    const s = socket({ heartbeatIntervalMs: 60000 });
+    s.connect();
+    const ch = s.channel("room:lobby");
+    let joins = 0;
+    ch.join().receive("ok", () => {
+      joins += 1;
+      out({ ev: "joined", n: joins });
+      if (joins === 2) done();
+    });
   },
 
   // Join ok and join error replies.
