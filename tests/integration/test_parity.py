@@ -39,9 +39,9 @@ async def settle(client: fastphx.Client, server: PhoenixTestServer, connections:
     await asyncio.gather(*(client.push(t, "echo", {}, timeout=TIMEOUT) for t in client.topics))
 
 
-async def test_ping_measures_a_round_trip(server: PhoenixTestServer) -> None:
+async def test_ping_measures_a_round_trip(server: PhoenixTestServer, transport: str) -> None:
     """ping() sends a heartbeat-style message and returns its round trip in seconds."""
-    async with fastphx.Client(server.url, topic="room:a", **FAST) as client:
+    async with fastphx.Client(server.url, transport=transport, topic="room:a", **FAST) as client:
         rtt = await client.ping()
         assert 0 < rtt < TIMEOUT
         frame = await server.wait_for_frame("phoenix", "heartbeat", timeout=TIMEOUT)
@@ -49,9 +49,9 @@ async def test_ping_measures_a_round_trip(server: PhoenixTestServer) -> None:
         assert client.stats()["last_ping_rtt"] == rtt
 
 
-async def test_ping_without_a_socket_fails_fast(server: PhoenixTestServer) -> None:
+async def test_ping_without_a_socket_fails_fast(server: PhoenixTestServer, transport: str) -> None:
     """During an outage ping() raises ConnectionLostError at once."""
-    async with fastphx.Client(server.url, topic="room:a",
+    async with fastphx.Client(server.url, transport=transport, topic="room:a",
                               **{**FAST, "reconnect_delay": lambda n: 30.0}) as client:
         await server.drop_connections()
         stream = client.pushes(events={"disconnected"})
@@ -60,13 +60,13 @@ async def test_ping_without_a_socket_fails_fast(server: PhoenixTestServer) -> No
             await client.ping()
 
 
-async def test_set_auth_is_used_on_the_next_dial(server: PhoenixTestServer,
+async def test_set_auth_is_used_on_the_next_dial(server: PhoenixTestServer, transport: str,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     """set_auth() keeps the live socket and sends the new credentials on the next dial;
     neither the old nor the new secret shows in logs."""
     with caplog.at_level(logging.DEBUG):
-        async with fastphx.Client(server.url, api_key="key-old-1234", topic="room:a",
-                                  params={"v": "1"}, **FAST) as client:
+        async with fastphx.Client(server.url, transport=transport, api_key="key-old-1234",
+                                  topic="room:a", params={"v": "1"}, **FAST) as client:
             client.set_auth(api_key="key-new-5678", params={"v": "2"})
             assert server.connection_count == 1
             assert server.connections[0].params["api_key"] == "key-old-1234"
@@ -78,7 +78,8 @@ async def test_set_auth_is_used_on_the_next_dial(server: PhoenixTestServer,
     assert "key-old-1234" not in caplog.text and "key-new-5678" not in caplog.text
 
 
-async def test_join_params_callable_evaluated_on_every_join(server: PhoenixTestServer) -> None:
+async def test_join_params_callable_evaluated_on_every_join(server: PhoenixTestServer,
+                                                            transport: str) -> None:
     """A callable join_params is evaluated for the join and again for each rejoin."""
     calls = {"n": 0}
 
@@ -86,7 +87,8 @@ async def test_join_params_callable_evaluated_on_every_join(server: PhoenixTestS
         calls["n"] += 1
         return {"since": calls["n"]}
 
-    async with fastphx.Client(server.url, topic="room:a", join_params=params, **FAST) as client:
+    async with fastphx.Client(server.url, transport=transport, topic="room:a",
+                              join_params=params, **FAST) as client:
         assert client.welcome == {"params": {"since": 1}}
         assert await client.join_topic("room:b", params) == {"params": {"since": 2}}
         rejoined = client.pushes(events={"rejoined"})
@@ -96,7 +98,7 @@ async def test_join_params_callable_evaluated_on_every_join(server: PhoenixTestS
 
 
 async def test_raising_join_params_callable_retried_on_the_schedule(
-        server: PhoenixTestServer) -> None:
+        server: PhoenixTestServer, transport: str) -> None:
     """A join params callable that raises on a rejoin reports rejoin_failed (not fatal)
     and the topic is rejoined on the schedule once it works."""
     state = {"fail": False}
@@ -107,7 +109,7 @@ async def test_raising_join_params_callable_retried_on_the_schedule(
             raise RuntimeError("token service down")
         return {}
 
-    async with fastphx.Client(server.url, topic="room:a", **FAST) as client:
+    async with fastphx.Client(server.url, transport=transport, topic="room:a", **FAST) as client:
         await client.join_topic("room:b", params)
         events = client.pushes(events={"rejoin_failed", "rejoined"})
         state["fail"] = True
@@ -122,10 +124,11 @@ async def test_raising_join_params_callable_retried_on_the_schedule(
         await settle(client, server, 2)
 
 
-async def test_lifecycle_events_disconnected_then_connected(server: PhoenixTestServer) -> None:
+async def test_lifecycle_events_disconnected_then_connected(server: PhoenixTestServer,
+                                                            transport: str) -> None:
     """A drop shows as disconnected (with its close code), then reconnecting, rejoined,
     and connected once every topic is rejoined."""
-    async with fastphx.Client(server.url, topic="room:a", **FAST) as client:
+    async with fastphx.Client(server.url, transport=transport, topic="room:a", **FAST) as client:
         events = client.pushes()
         await server.close_connections(1011, "boom")
         seen = []
@@ -141,9 +144,9 @@ async def test_lifecycle_events_disconnected_then_connected(server: PhoenixTestS
         assert client.status is Status.CONNECTED
 
 
-async def test_stats_counts(server: PhoenixTestServer) -> None:
+async def test_stats_counts(server: PhoenixTestServer, transport: str) -> None:
     """stats() counts frames and bytes both ways, pushes, reconnects, rejoins, buffers."""
-    async with fastphx.Client(server.url, topic="room:a", **FAST) as client:
+    async with fastphx.Client(server.url, transport=transport, topic="room:a", **FAST) as client:
         before = client.stats()
         await server.push("room:a", "n", {"i": 1})
         await client.push("room:a", "echo", {"x": "y" * 100})
