@@ -26,12 +26,27 @@ from typing import Any, Literal, Protocol
 
 from yarl import URL
 
-__all__ = ["TRANSPORTS", "Connection", "Handler", "Transport", "TransportName", "make_transport"]
+from .errors import ConnectError, ConnectTimeout
+
+__all__ = ["TRANSPORTS", "Connection", "Handler", "Transport", "TransportName",
+           "dial_timeout", "dial_unreachable", "make_transport"]
 
 TransportName = Literal["aiohttp", "picows"]
 TRANSPORTS: tuple[TransportName, ...] = ("aiohttp", "picows")
 #: ``handle(data, binary) -> over``: one data message in; True when the reader must wait.
 Handler = Callable[[Any, bool], bool]
+
+
+def dial_timeout(connect_timeout: float, shown_url: str) -> ConnectTimeout:
+    """The error of a dial with no handshake in time (every adapter says the same)."""
+    return ConnectTimeout(f"no WebSocket handshake within {connect_timeout:g}s ({shown_url})")
+
+
+def dial_unreachable(exc: BaseException, shown_url: str,
+                     redact: Callable[[str], str]) -> ConnectError:
+    """The error of a dial that failed below HTTP (refused, TLS, DNS): redacted text only."""
+    return ConnectError(f"cannot connect to {shown_url}: "
+                        f"{redact(str(exc)) or type(exc).__name__}")
 
 
 class Connection(Protocol):

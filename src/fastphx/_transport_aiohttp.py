@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from ._transport import Handler, TransportName
-from .errors import AuthError, ConnectError, ConnectTimeout, FastphxError
+from ._transport import Handler, TransportName, dial_timeout, dial_unreachable
+from .errors import AuthError, ConnectError, FastphxError
 
 __all__ = [
     "AiohttpConnection",
@@ -67,11 +67,9 @@ async def dial(session: aiohttp.ClientSession, url: URL, *, headers: Mapping[str
             error = ConnectError(f"WebSocket handshake failed (HTTP {exc.status}): "
                                  f"{redact(exc.message)}")
     except asyncio.TimeoutError:
-        error = ConnectTimeout(f"no WebSocket handshake within {connect_timeout:g}s "
-                               f"({shown_url})")
+        error = dial_timeout(connect_timeout, shown_url)
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        error = ConnectError(f"cannot connect to {shown_url}: "
-                             f"{redact(str(exc)) or type(exc).__name__}")
+        error = dial_unreachable(exc, shown_url, redact)
     raise error
 
 

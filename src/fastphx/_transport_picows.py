@@ -34,8 +34,8 @@ import picows
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 from yarl import URL
 
-from ._transport import Handler, TransportName
-from .errors import AuthError, ConnectError, ConnectTimeout, FastphxError
+from ._transport import Handler, TransportName, dial_timeout, dial_unreachable
+from .errors import AuthError, ConnectError, FastphxError
 
 __all__ = ["PicowsConnection", "PicowsTransport"]
 
@@ -334,11 +334,9 @@ class PicowsTransport:
         except picows.WSHandshakeError as exc:
             error = _handshake_error(exc, redact)
         except asyncio.TimeoutError:
-            error = ConnectTimeout(f"no WebSocket handshake within {connect_timeout:g}s "
-                                   f"({shown_url})")
+            error = dial_timeout(connect_timeout, shown_url)
         except (picows.WSError, OSError, ValueError) as exc:
-            error = ConnectError(f"cannot connect to {shown_url}: "
-                                 f"{redact(str(exc)) or type(exc).__name__}")
+            error = dial_unreachable(exc, shown_url, redact)
         raise error
 
     async def aclose(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -187,8 +188,10 @@ async def test_listen_rejects_a_malformed_param() -> None:
     assert "key=value" in err
 
 
-async def test_serve_prints_a_url_that_answers_a_connect() -> None:
-    """``serve --port 0`` prints its URL, serves the lobby join, and exits 0 on SIGINT."""
+@contextlib.asynccontextmanager
+async def serve_process() -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """``fastphx serve --port 0`` in a subprocess and the URL it printed; killed if still
+    running afterwards."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fastphx", "serve", "--port", "0",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -197,15 +200,21 @@ async def test_serve_prints_a_url_that_answers_a_connect() -> None:
     try:
         assert proc.stdout is not None
         url = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode().strip()
+        yield proc, url
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_serve_prints_a_url_that_answers_a_connect() -> None:
+    """``serve --port 0`` prints its URL, serves the lobby join, and exits 0 on SIGINT."""
+    async with serve_process() as (proc, url):
         assert url.startswith("ws://127.0.0.1:") and url.endswith("/socket/websocket")
         async with fastphx.Client(url, topic=cli.DEMO_LOBBY) as client:
             assert "welcome" in client.welcome
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 def test_exit_codes_are_distinct_per_error_kind() -> None:
@@ -263,14 +272,8 @@ async def test_listen_refused_topic_error_printed_once(server: PhoenixTestServer
 
 async def test_listen_on_the_demo_ticker_shows_a_stream() -> None:
     """``serve`` says how to watch a stream, and ``listen`` on it prints ticks."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fastphx", "serve", "--port", "0",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        url = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode().strip()
+    async with serve_process() as (proc, url):
+        assert proc.stderr is not None
         await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
         hint = (await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)).decode()
         assert f"fastphx listen {url} --topic {cli.DEMO_TICKER}" in hint
@@ -280,9 +283,6 @@ async def test_listen_on_the_demo_ticker_shows_a_stream() -> None:
         ticks = [json.loads(line) for line in out.splitlines()]
         assert [t["payload"]["n"] for t in ticks] == [1, 2]
         assert all(t["event"] == "tick" for t in ticks)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.wait(), TIMEOUT)
 
 
 async def test_listen_shows_status_changes(server: PhoenixTestServer) -> None:
