@@ -492,3 +492,10 @@ async def test_handlers_see_the_event(raw_phx: ConnectPhx, server: PhoenixTestSe
     await conn.send("1", "2", "ev:1", "anything", {})
     await conn.recv()
     assert [events.get_nowait(), events.get_nowait()] == ["phx_join", "anything"]
+
+
+@pytest.mark.parametrize("phx_server_options", [{"phoenix": "1.7"}, {}], ids=["1.7", "default"])
+async def test_phx_server_fixture_takes_a_profile(phx_server: PhoenixTestServer,
+                                                  phx_server_options: dict[str, Any]) -> None:
+    """The plugin's phx_server is built with phx_server_options (e.g. a Phoenix profile)."""
+    assert phx_server.profile.name == phx_server_options.get("phoenix", "1.8")
