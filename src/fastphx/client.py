@@ -521,14 +521,11 @@ class Client:
 
     def _ready(self) -> asyncio.AbstractEventLoop:
         """The loop, once connected; raise when a request cannot be made now."""
-        if self._proto.status is Status.CLOSED:
-            raise ClientClosedError("client is closed")
-        if self._loop is None:
-            raise LocalProtocolError("call connect() first")
+        loop = self._loop_or_raise()
         delivery = self._delivery
         if delivery.blocked:
             raise ReplyBlockedError(delivery.spilled, delivery.max_spill_bytes or 0)
-        return self._loop
+        return loop
 
     def _loop_or_raise(self) -> asyncio.AbstractEventLoop:
         if self._proto.status is Status.CLOSED:

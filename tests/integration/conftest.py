@@ -9,6 +9,7 @@ wait used by these tests (``FASTPHX_TEST_TIMEOUT_SCALE`` multiplies it on slow m
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -100,3 +101,23 @@ async def raw_phx() -> AsyncIterator[ConnectPhx]:
             if not ws.closed:
                 await ws.close()
         await session.close()
+
+
+Settle = Callable[[Any, Any, int], Awaitable[None]]
+
+
+@pytest.fixture
+def settle() -> Settle:
+    """``await settle(client, server, n)``: return once ``client`` redialed (the server saw
+    ``n`` connections in all) and every topic is joined again. A push to a rejoining topic
+    waits in its buffer until the rejoin, so its echo (the test's channels answer ``echo``)
+    proves the rejoin; the client is then CONNECTED."""
+    from fastphx import Status
+
+    async def run(client: Any, server: Any, connections: int) -> None:
+        await server.wait_for(lambda: server.total_connections >= connections, TIMEOUT)
+        await asyncio.gather(*(client.push(t, "echo", {}, timeout=TIMEOUT * 2)
+                               for t in client.topics))
+        assert client.status is Status.CONNECTED
+
+    return run

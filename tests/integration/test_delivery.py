@@ -8,7 +8,7 @@ import gc
 import logging
 import os
 import tracemalloc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from fastphx.testing import NO_REPLY, ChannelContext, PhoenixTestServer
 
 TIMEOUT = 5.0 * float(os.environ.get("FASTPHX_TEST_TIMEOUT_SCALE", "1"))
 
+SettleFn = Callable[..., Awaitable[None]]  # the conftest's settle fixture
 pytestmark = pytest.mark.asyncio
 
 FAST: dict[str, Any] = {"heartbeat_interval": 30.0, "reply_timeout": TIMEOUT,
@@ -82,16 +83,6 @@ async def take(stream: fastphx.PushStream, count: int, event: str = "n") -> list
                     break
         return seen
     return await asyncio.wait_for(run(), TIMEOUT * 4)
-
-
-async def settle(client: fastphx.Client, server: PhoenixTestServer, connections: int) -> None:
-    """Return once ``client`` redialed (the server saw ``connections`` in all) and every
-    topic is joined again: a push to a rejoining topic waits in its buffer until the
-    rejoin, so its echo proves the rejoin."""
-    await server.wait_for(lambda: server.total_connections >= connections, TIMEOUT)
-    await asyncio.gather(*(client.push(t, "echo", {}, timeout=TIMEOUT * 2)
-                           for t in client.topics))
-    assert client.status is Status.CONNECTED
 
 
 # ------------------------------------------------------------------ batch delivery
@@ -227,7 +218,8 @@ async def test_drop_policies_never_pause(make_client: MakeClient) -> None:
 
 
 async def test_synthetic_events_are_bounded(server: PhoenixTestServer,
-                                            make_client: MakeClient) -> None:
+                                            make_client: MakeClient,
+        settle: SettleFn) -> None:
     """reconnecting/rejoined events with no iterator count against the same bounds."""
     client = make_client(topic="room:a", push_buffer_size=64, max_spill_bytes=4096)
     await client.connect()
@@ -246,7 +238,8 @@ async def test_synthetic_events_are_bounded(server: PhoenixTestServer,
 
 
 async def test_oversize_message_refused_counted_reconnected(server: PhoenixTestServer,
-                                                            make_client: MakeClient) -> None:
+                                                            make_client: MakeClient,
+        settle: SettleFn) -> None:
     """A message over max_message_size closes with 1009, is counted, and the client
     reconnects and keeps delivering."""
     client = make_client(topic="room:a", max_message_size=100_000)
@@ -294,7 +287,8 @@ async def test_large_message_released_promptly(server: PhoenixTestServer,
 ])
 async def test_bad_join_raises_before_any_state_change(server: PhoenixTestServer,
                                                        make_client: MakeClient,
-                                                       topic: str, params: Any) -> None:
+                                                       topic: str, params: Any,
+        settle: SettleFn) -> None:
     """Unencodable params or topic raise TypeError and change nothing; after a drop the
     client reconnects, and its heartbeat and pushes work."""
     client = make_client(topic="room:a", heartbeat_interval=0.2)
@@ -309,7 +303,8 @@ async def test_bad_join_raises_before_any_state_change(server: PhoenixTestServer
 
 
 async def test_params_mutated_after_join_fail_that_rejoin_only(server: PhoenixTestServer,
-                                                               make_client: MakeClient) -> None:
+                                                               make_client: MakeClient,
+        settle: SettleFn) -> None:
     """Join params made unencodable after the join: that topic's rejoin fails (reported
     fatal); the other topics rejoin and the client stays usable."""
     client = make_client(topic="room:a")
@@ -338,7 +333,8 @@ async def test_push_with_bad_payload_while_rejoining_raises_now(server: PhoenixT
 
 
 async def test_raising_params_callable_is_retried(server: PhoenixTestServer,
-                                                  make_client: MakeClient) -> None:
+                                                  make_client: MakeClient,
+        settle: SettleFn) -> None:
     """A params callable that raises on a redial is contained: the client keeps redialing
     and reconnects once it works again."""
     calls = {"n": 0}

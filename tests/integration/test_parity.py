@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 import fastphx
 from fastphx import Status
-from fastphx.testing import ChannelContext, PhoenixTestServer
+from fastphx.testing import ChannelContext, FaultProxy, PhoenixTestServer
 
+SettleFn = Callable[..., Awaitable[None]]  # the conftest's settle fixture
 pytestmark = pytest.mark.asyncio
 TIMEOUT = 5.0 * float(os.environ.get("FASTPHX_TEST_TIMEOUT_SCALE", "1"))
 FAST: dict[str, Any] = {"reply_timeout": TIMEOUT, "connect_timeout": TIMEOUT,
@@ -31,12 +33,6 @@ async def server(phx_server: PhoenixTestServer) -> PhoenixTestServer:
 
     phx_server.add_channel("*", join=join, handlers={"echo": echo})
     return phx_server
-
-
-async def settle(client: fastphx.Client, server: PhoenixTestServer, connections: int) -> None:
-    """Return once ``client`` redialed (``connections`` in all) and rejoined every topic."""
-    await server.wait_for(lambda: server.total_connections >= connections, TIMEOUT)
-    await asyncio.gather(*(client.push(t, "echo", {}, timeout=TIMEOUT) for t in client.topics))
 
 
 async def test_ping_measures_a_round_trip(server: PhoenixTestServer, transport: str) -> None:
@@ -61,7 +57,8 @@ async def test_ping_without_a_socket_fails_fast(server: PhoenixTestServer, trans
 
 
 async def test_set_auth_is_used_on_the_next_dial(server: PhoenixTestServer, transport: str,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+                                                 caplog: pytest.LogCaptureFixture,
+        settle: SettleFn) -> None:
     """set_auth() keeps the live socket and sends the new credentials on the next dial;
     neither the old nor the new secret shows in logs."""
     with caplog.at_level(logging.DEBUG):
@@ -98,7 +95,8 @@ async def test_join_params_callable_evaluated_on_every_join(server: PhoenixTestS
 
 
 async def test_raising_join_params_callable_retried_on_the_schedule(
-        server: PhoenixTestServer, transport: str) -> None:
+        server: PhoenixTestServer, transport: str,
+        settle: SettleFn) -> None:
     """A join params callable that raises on a rejoin reports rejoin_failed (not fatal)
     and the topic is rejoined on the schedule once it works."""
     state = {"fail": False}
@@ -144,7 +142,8 @@ async def test_lifecycle_events_disconnected_then_connected(server: PhoenixTestS
         assert client.status is Status.CONNECTED
 
 
-async def test_stats_counts(server: PhoenixTestServer, transport: str) -> None:
+async def test_stats_counts(server: PhoenixTestServer, transport: str,
+        settle: SettleFn) -> None:
     """stats() counts frames and bytes both ways, pushes, reconnects, rejoins, buffers."""
     async with fastphx.Client(server.url, transport=transport, topic="room:a", **FAST) as client:
         before = client.stats()
@@ -168,48 +167,6 @@ async def test_stats_counts(server: PhoenixTestServer, transport: str) -> None:
             "pending_replies", "topics"}
 
 
-class ByteCounter:
-    """A loopback TCP forwarder in front of a server, counting the bytes it carries."""
-
-    def __init__(self, port: int) -> None:
-        self.target = port
-        self.to_client = 0
-        self.to_server = 0
-        self.server: asyncio.base_events.Server | None = None
-
-    async def __aenter__(self) -> ByteCounter:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, down: bool) -> None:
-            try:
-                while data := await src.read(65536):
-                    if down:
-                        self.to_client += len(data)
-                    else:
-                        self.to_server += len(data)
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
-
-
 @pytest.mark.parametrize("compress", [False, True])
 async def test_compression_shrinks_frames_on_the_wire(compress: bool) -> None:
     """compress=True negotiates permessage-deflate with a server that offers it, and a
@@ -217,17 +174,17 @@ async def test_compression_shrinks_frames_on_the_wire(compress: bool) -> None:
     server = PhoenixTestServer(port=0, compress=True)
     server.add_channel("room:*", join=lambda ctx, params: {},
                        handlers={"echo": lambda ctx, payload: payload})
-    async with server, ByteCounter(server.port) as counter:
-        url = f"ws://127.0.0.1:{counter.port}/socket/websocket"
+    async with server, FaultProxy("127.0.0.1", server.port) as counter:  # counts bytes
+        url = counter.url_for(server.url)
         async with fastphx.Client(url, topic="room:a", compress=compress, **FAST) as client:
             payload = {"text": "phoenix channels " * 12_000}
             reply = await client.push("room:a", "echo", payload)
             assert reply.response == payload
             assert bool(server.connections[0].ws.compress) is compress
     if compress:
-        assert counter.to_server < 20_000 and counter.to_client < 20_000
+        assert counter.bytes_up < 20_000 and counter.bytes_down < 20_000
     else:
-        assert counter.to_server > 200_000 and counter.to_client > 200_000
+        assert counter.bytes_up > 200_000 and counter.bytes_down > 200_000
 
 
 async def test_compression_off_when_the_server_does_not_offer_it(
