@@ -241,7 +241,7 @@ class Delivery:
             if backlog is not None:
                 for push in backlog._buf:
                     if stream.matches(push):
-                        self.append_synthetic(stream, push, push_size(push))
+                        self.append_nowait(stream, push, push_size(push))
             if not self.closed:
                 self.subs = (*self.subs, stream)
         if self.closed:
@@ -287,7 +287,7 @@ class Delivery:
         self.spilled -= sum(stream._sizes)
         stream._sizes.clear()
 
-    def append_synthetic(self, stream: PushStream, push: Any, size: int) -> None:
+    def append_nowait(self, stream: PushStream, push: Any, size: int) -> None:
         """Append without ever waiting (client-made pushes, hand-overs), within the bounds."""
         buf = stream._buf
         if len(buf) >= stream._cap:
@@ -307,7 +307,7 @@ class Delivery:
         """Deliver a client-made push to every stream it matches."""
         for sub in self.subs:
             if not sub.ended and (not sub.filtered or sub.matches(push)):
-                self.append_synthetic(sub, push, SYNTHETIC_SIZE)
+                self.append_nowait(sub, push, SYNTHETIC_SIZE)
 
     def drop(self, stream: PushStream, push: Any) -> bool:
         """A full buffer under a dropping policy: True when the new push is the one dropped."""
