@@ -7,6 +7,7 @@ from fastphx._text cimport load_payload, scan_text, splice
 cdef object _dumps
 cdef object _JSONDecodeError
 cdef str _PHX_REPLY
+cdef frozenset _CONTROL_EVENTS
 cdef dict _KIND_FIELDS
 
 
@@ -15,16 +16,21 @@ cdef class Frame:
     cdef object _ref
     cdef object _topic
     cdef object _event
-    cdef bytes _raw
+    cdef bytes _data
+    cdef Py_ssize_t _start
+    cdef Py_ssize_t _end
     cdef bint _binary
     cdef object _payload
 
 
-cdef Frame _fill(Frame f, object join_ref, object ref, object topic, object event, bytes raw,
-                 object payload, bint binary)
+cdef Frame _fill(Frame f, object join_ref, object ref, object topic, object event, bytes data,
+                 Py_ssize_t start, Py_ssize_t end, object payload, bint binary)
 
-cdef Frame _frame(object join_ref, object ref, object topic, object event, bytes raw,
-                  object payload, bint binary)
+cdef Frame _frame(object join_ref, object ref, object topic, object event, bytes data,
+                  Py_ssize_t start, Py_ssize_t end, object payload, bint binary)
+
+
+cpdef object push_channel(Frame frame, dict channels)
 
 
 cdef class RefTable:

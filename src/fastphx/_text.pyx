@@ -9,8 +9,8 @@ both builds (``_codec_c.pxd`` cimports them, so the compiled codec calls them in
   instead). Errors name the reason and the byte offset (docs/codec.md).
 - ``splice(join_ref, ref, topic, event, body)``: the header written once into the output
   (with a one-entry cache of the ``"topic","event",`` piece) around the payload's JSON.
-- ``load_payload(raw)``: exactly ``orjson.loads(raw)``, built in one pass by ``_jsonbuild.h``
-  when it can.
+- ``load_payload(data, start, end)``: exactly ``orjson.loads(data[start:end])``, built in
+  one pass by ``_jsonbuild.h`` when it can.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -37,6 +37,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     void* PyUnicode_DATA(object o)
     bint PyBytes_Check(object o)
+    bint PyBytes_CheckExact(object o)
     bint PyByteArray_Check(object o)
     bint PyMemoryView_Check(object o)
 
@@ -66,12 +67,17 @@ cdef object _UNPARSED = UNPARSED
 cdef object _BAIL = Ellipsis  # fpb_build's "ask orjson" answer
 
 
-cpdef object load_payload(bytes raw):
-    """orjson.loads(raw): the C builder (_jsonbuild.h) builds the same objects in one pass,
-    and hands anything unusual (or invalid: orjson raises) to orjson itself."""
-    v = fpb_build_all(<const fpx_u8*>PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+cpdef object load_payload(bytes data, Py_ssize_t start, Py_ssize_t end):
+    """orjson.loads(data[start:end]): the C builder (_jsonbuild.h) builds the same objects in
+    one pass, in place, and hands anything unusual (or invalid: orjson raises) to orjson
+    itself. ValueError for a range outside ``data``."""
+    if not 0 <= start <= end <= PyBytes_GET_SIZE(data):
+        raise ValueError("payload range outside the frame")
+    v = fpb_build_all(<const fpx_u8*>PyBytes_AS_STRING(data) + start, end - start)
     if v is _BAIL:
-        return _loads(raw)
+        if start == 0 and end == PyBytes_GET_SIZE(data):
+            return _loads(data)
+        return _loads(data[start:end])
     return v
 
 
@@ -253,6 +259,16 @@ cdef tuple _parse_header(const fpx_u8* base, const fpx_u8* end, const fpx_u8** o
     return head
 
 
+cdef inline tuple _parts(tuple head, object data, const fpx_u8* base, const fpx_u8* ps,
+                         const fpx_u8* pe, object payload):
+    """scan_text's answer: the message's own bytes with the payload's offsets when the input
+    is a bytes object (no copy), else a copy of the payload's bytes."""
+    if PyBytes_CheckExact(data):
+        return (head[0], head[1], head[2], head[3], data, ps - base, pe - base, payload)
+    raw = PyBytes_FromStringAndSize(<const char*>ps, pe - ps)
+    return (head[0], head[1], head[2], head[3], raw, 0, pe - ps, payload)
+
+
 cdef tuple _scan_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object data):
     """Scans one V2 text frame into its parts. One long function on purpose: it is the
     per-message hot path (bench/codec_ratios.py); splitting it costs calls and re-checks per
@@ -262,7 +278,6 @@ cdef tuple _scan_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object dat
     cdef const fpx_u8* ps
     cdef const fpx_u8* pe
     cdef fpx_err e
-    cdef object join_ref, ref, topic, event
     cdef tuple head
     if size == 0:
         _raise("empty frame", 0)
@@ -273,10 +288,6 @@ cdef tuple _scan_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object dat
         head = _hdr_vals
     else:
         head = _parse_header(base, end, &p)
-    join_ref = head[0]
-    ref = head[1]
-    topic = head[2]
-    event = head[3]
     ps = _element_start(fpx_skip_ws(p, end), end, base)
     if eager:
         # The C builder parses the payload in place; when it bails (or the frame does not
@@ -286,8 +297,7 @@ cdef tuple _scan_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object dat
         if payload is not _BAIL:
             p = fpx_skip_ws(pe, end)
             if p < end and p[0] == 93 and fpx_skip_ws(p + 1, end) == end:
-                raw = PyBytes_FromStringAndSize(<const char*>ps, pe - ps)
-                return (join_ref, ref, topic, event, raw, payload)
+                return _parts(head, data, base, ps, pe, payload)
         # The frame is valid iff it ends with ']' (plus whitespace) and what stands between
         # the 4th comma and that ']' is one JSON value: orjson.loads of that slice decides.
         pe = _rskip_ws(ps, end)
@@ -299,7 +309,7 @@ cdef tuple _scan_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object dat
                     payload = _loads(raw)
                 except _JSONDecodeError as exc:
                     _raise_like_decode(data, exc)
-                return (join_ref, ref, topic, event, raw, payload)
+                return (head[0], head[1], head[2], head[3], raw, 0, pe - ps, payload)
         _raise_like_decode(data, None)
     pe = fpx_scan_value(ps, end, &e)
     if pe == NULL:
@@ -314,8 +324,7 @@ cdef tuple _scan_buf(const fpx_u8* base, Py_ssize_t size, bint eager, object dat
     p = fpx_skip_ws(p + 1, end)
     if p != end:
         _raise("trailing bytes after frame", p - base)
-    raw = PyBytes_FromStringAndSize(<const char*>ps, pe - ps)
-    return (join_ref, ref, topic, event, raw, _UNPARSED)
+    return _parts(head, data, base, ps, pe, _UNPARSED)
 
 
 
@@ -359,7 +368,9 @@ cdef tuple _scan(object data, bint eager):
 
 
 cpdef tuple scan_text(object data, bint eager):
-    """``(join_ref, ref, topic, event, raw_payload, payload)`` of the V2 text frame `data`.
+    """``(join_ref, ref, topic, event, data, start, end, payload)`` of the V2 text frame
+    `data`: the payload's bytes are ``data[start:end]`` (``data`` is the input itself when
+    it is a bytes object, else a copy of just the payload's bytes).
 
     The payload is validated and left UNPARSED, or (``eager``) built in place by the C
     builder, or parsed by ``orjson.loads`` of its slice when the builder hands over; one pass

@@ -3,10 +3,11 @@
 Its compiled counterpart is ``_text.pyx`` (a byte scanner in C, ``_jsonscan.h``); the
 codec (``_codec_py.py``) calls the same three functions in both builds:
 
-- ``scan_text(data, eager)``: ``(join_ref, ref, topic, event, raw_payload, payload)`` of a V2
-  text frame (payload ``UNPARSED`` when it was only validated), or FrameDecodeError;
+- ``scan_text(data, eager)``: ``(join_ref, ref, topic, event, data, start, end, payload)`` of
+  a V2 text frame, the payload's bytes being ``data[start:end]`` (payload ``UNPARSED`` when
+  it was only validated), or FrameDecodeError;
 - ``splice(join_ref, ref, topic, event, body)``: the encoded frame around a payload's JSON;
-- ``load_payload(raw)``: ``orjson.loads(raw)``.
+- ``load_payload(data, start, end)``: ``orjson.loads(data[start:end])``.
 
 This build validates a frame with one ``orjson.loads`` of the whole frame (a JSON list of
 five whose header values are strings or null is a valid V2 frame) and keeps the parsed
@@ -49,12 +50,15 @@ _HEADER = re.compile(
 _WS_BYTES = b" \t\n\r"
 _cache: dict[bytes, str | None] = {}
 
-Parts = tuple[str | None, str | None, str, str, bytes, Any]
+Parts = tuple[str | None, str | None, str, str, bytes, int, int, Any]
 
 
-def load_payload(raw: bytes) -> Any:
-    """``orjson.loads(raw)`` (the compiled build may build the same objects itself)."""
-    return _loads(raw)
+def load_payload(data: bytes, start: int, end: int) -> Any:
+    """``orjson.loads(data[start:end])`` (the compiled build may build the same objects
+    itself). ValueError for a range outside ``data``."""
+    if not 0 <= start <= end <= len(data):
+        raise ValueError("payload range outside the frame")
+    return _loads(data if start == 0 and end == len(data) else data[start:end])
 
 
 def splice(join_ref: str | None, ref: str | None, topic: str, event: str, body: bytes) -> bytes:
@@ -96,12 +100,20 @@ def _header_str(token: bytes) -> str | None:
     return value  # type: ignore[no-any-return]
 
 
-def _payload(b: bytes, ps: int) -> bytes:
-    """The bytes between `ps` and the frame's final ']', whitespace stripped (b'' if none)."""
-    body = b.rstrip(_WS_BYTES)  # (rstrip and strip return their bytes itself when they can)
-    if len(body) <= ps + 1 or body[-1] != 0x5D:  # ']'
-        return b""
-    return body[ps:-1].strip(_WS_BYTES)
+def _payload(b: bytes, ps: int) -> tuple[int, int]:
+    """Where the payload lies between `ps` and the frame's final ']', whitespace stripped
+    (an empty range if there is none)."""
+    end = len(b)
+    while end > ps and b[end - 1] in _WS_BYTES:
+        end -= 1
+    if end <= ps + 1 or b[end - 1] != 0x5D:  # ']'
+        return ps, ps
+    end -= 1
+    while end > ps and b[end - 1] in _WS_BYTES:
+        end -= 1
+    while ps < end and b[ps] in _WS_BYTES:
+        ps += 1
+    return ps, end
 
 
 def _payload_start(b: bytes, jr: str | None, ref: str | None, topic: str, event: str) -> int:
@@ -127,7 +139,7 @@ _last: tuple[bytes, tuple[Any, ...]] | None = None
 def _parts(b: bytes, ps: int, head: tuple[Any, ...], payload: Any) -> Parts:
     global _last
     _last = (b[:ps], head)
-    return (*head, _payload(b, ps), payload)
+    return (*head, b, *_payload(b, ps), payload)
 
 
 def _same_header(b: bytes) -> Parts | None:
@@ -135,22 +147,22 @@ def _same_header(b: bytes) -> Parts | None:
     if _last is None or not b.startswith(_last[0]):
         return None
     prefix, head = _last
-    raw = _payload(b, len(prefix))
+    start, end = _payload(b, len(prefix))
     try:
-        payload = _loads(raw) if raw else _UNSET
+        payload = _loads(b[start:end]) if end > start else _UNSET
     except _JSONDecodeError:
         return None  # the full path names the error
-    return None if payload is _UNSET else (*head, raw, payload)
+    return None if payload is _UNSET else (*head, b, start, end, payload)
 
 
 def _by_slices(b: bytes, cause: Exception | None) -> Parts:
     """Header by regex, payload by ``orjson.loads`` of its slice: for integer refs and the
     payload nested exactly 1024 deep (orjson's limit, one level below the frame's list)."""
     m = _HEADER.match(b)
-    raw = _payload(b, m.end()) if m is not None else b""
-    if m is not None and raw:
+    start, end = _payload(b, m.end()) if m is not None else (0, 0)
+    if m is not None and end > start:
         try:
-            payload = _loads(raw)
+            payload = _loads(b[start:end])
             head = tuple(map(_header_str, m.groups()))
         except (_JSONDecodeError, UnicodeDecodeError) as exc:
             cause = exc

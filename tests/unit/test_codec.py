@@ -23,6 +23,7 @@ CONTRACT = [
     "encode",
     "encode_binary",
     "parse_reply",
+    "push_channel",
 ]
 
 # (frame bytes, join_ref, ref, topic, event, raw_payload): frames a real Phoenix server sent.
@@ -884,6 +885,93 @@ def test_parse_reply_binary(codec: ModuleType) -> None:
     """A binary reply gives Reply(status, response bytes)."""
     frame = codec.decode_binary(bytes([1, 1, 1, 1, 5]) + b"12t" + b"error" + b"\xfe")
     assert codec.parse_reply(frame) == Reply("error", b"\xfe")
+
+
+class _Channel:
+    __slots__ = ("join_ref",)
+
+    def __init__(self, join_ref: str | None) -> None:
+        self.join_ref = join_ref
+
+
+@pytest.mark.parametrize(
+    ("frame", "routed"),
+    [
+        (b'["3",null,"room:1","new",{}]', True),  # a push with the current join_ref
+        (b'[null,null,"room:1","new",{}]', True),  # a broadcast without a join_ref
+        (b'["2",null,"room:1","new",{}]', False),  # a stale join_ref (an older join)
+        (b'["3","7","room:1","new",{}]', False),  # a ref: a reply, not a push
+        (b'["3",null,"room:2","new",{}]', False),  # an unknown topic
+        (b'["3","3","room:1","phx_reply",{"status":"ok"}]', False),
+        (b'["3",null,"room:1","phx_reply",{}]', False),
+        (b'["3","3","room:1","phx_error",{}]', False),
+        (b'["3",null,"room:1","phx_error",{}]', False),
+        (b'["3",null,"room:1","phx_close",{}]', False),
+    ],
+)
+def test_push_channel_routes_only_current_pushes(
+    codec: ModuleType, frame: bytes, routed: bool
+) -> None:
+    """push_channel gives the channel of a push with no ref on a known topic whose join_ref
+    is null or current, and None for everything receive_frame must see."""
+    channel = _Channel("3")
+    got = codec.push_channel(codec.decode(frame), {"room:1": channel})
+    assert got is (channel if routed else None)
+
+
+def test_push_channel_argument_types(codec: ModuleType) -> None:
+    """A non-Frame raises TypeError in both builds (the compiled one checks the types)."""
+    with pytest.raises((TypeError, AttributeError)):
+        codec.push_channel(b'[null,null,"t","e",{}]', {})
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a decoded payload lives
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview, str])
+def test_raw_payload_is_cut_from_the_message(codec: ModuleType, kind: type) -> None:
+    """A decoded frame keeps the message and the payload's place in it: raw_payload is the
+    payload's bytes exactly (whitespace around it excluded), payload parses them, and the
+    two agree in any order of reading, for every input type."""
+    text = b'  [ "1" , null , "t" , "e" ,  {"a": [1, 2.5, "x"]}  ]  '
+    data = text.decode() if kind is str else kind(text)
+    for fn in (codec.decode, codec.decode_eager):
+        first, second = fn(data), fn(data)
+        assert first.raw_payload == b'{"a": [1, 2.5, "x"]}'
+        assert first.payload == {"a": [1, 2.5, "x"]}
+        assert second.payload == {"a": [1, 2.5, "x"]}
+        assert second.raw_payload == b'{"a": [1, 2.5, "x"]}'
+        assert first == second
+        assert type(first.raw_payload) is bytes
+
+
+def test_raw_payload_does_not_keep_the_message(codec: ModuleType) -> None:
+    """Once raw_payload has been read, the frame holds the payload's bytes, not the whole
+    message's (a repeated read gives the same object)."""
+    frame = codec.decode(b'["1",null,"t","e",' + b'{"k":"' + b"v" * 1000 + b'"}]')
+    raw = frame.raw_payload
+    assert frame.raw_payload is raw
+    assert raw == b'{"k":"' + b"v" * 1000 + b'"}'
+
+
+def test_load_payload_refuses_a_range_outside_the_message() -> None:
+    """The kernels' load_payload checks its range (it reads C memory in the compiled one)."""
+    import fastphx._text_py as text_py
+
+    kernels = [text_py]
+    try:
+        import fastphx._text as text_c
+
+        kernels.append(text_c)
+    except ImportError:  # the extension is not built: the pure kernel alone
+        pass
+    for kernel in kernels:
+        assert kernel.load_payload(b'xx{"a":1}yy', 2, 9) == {"a": 1}
+        assert kernel.load_payload(b"[1]", 0, 3) == [1]
+        for start, end in ((-1, 3), (0, 4), (3, 2), (4, 4), (-5, -1)):
+            with pytest.raises(ValueError, match="range"):
+                kernel.load_payload(b"[1]", start, end)
 
 
 # ---------------------------------------------------------------------------------------------
