@@ -67,8 +67,8 @@ class Frame:
     (``_data[_start:_end]``) rather than a copy of the payload: ``payload`` is built from
     the message in place, and ``raw_payload`` is cut on first access (then the message is
     let go of). One allocation and copy less per message than cutting the payload out at
-    decode time: 1.6% fewer instructions per push with every payload read on picows
-    (bench/e2e_instructions.py picows_read).
+    decode time (callgrind: 243 fewer instructions for ``decode(frame).payload`` of the
+    157-byte frame bench/e2e_server.py blasts).
     """
 
     __slots__ = ("_binary", "_data", "_end", "_event", "_join_ref", "_payload", "_ref",
@@ -412,8 +412,8 @@ def push_channel(frame: Frame, channels: dict[str, Any]) -> Any:
     A push is a frame with no ref, on a topic of ``channels`` (topic -> an object with a
     ``join_ref``), whose join_ref is null or that channel's current one, and whose event is
     not phx_error, phx_close or phx_reply. The client's per-message routing test: compiled,
-    one call replaces four attribute reads and three tests in Python (about 100 ns of the
-    1.3 µs a push costs with every payload read on picows: bench/e2e.py picows_read).
+    one call replaces four attribute reads and three tests in Python (callgrind, bench
+    client picows_read: 703 fewer instructions per push, 3.7%).
     """
     if frame._ref is not None:
         return None
