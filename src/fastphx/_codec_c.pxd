@@ -30,7 +30,12 @@ cdef Frame _frame(object join_ref, object ref, object topic, object event, bytes
                   Py_ssize_t start, Py_ssize_t end, object payload, bint binary)
 
 
-cpdef object push_channel(Frame frame, dict channels)
+cdef class Router:
+    cdef dict _channels
+    cdef readonly Py_ssize_t frames
+    cdef readonly Py_ssize_t nbytes
+
+    cpdef object route(self, Frame frame, object data)
 
 
 cdef class RefTable:

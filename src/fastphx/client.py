@@ -31,7 +31,7 @@ from ._delivery import Action, Delivery, PushStream
 from ._transport import Connection, Handler, TransportName, make_transport
 from ._types import Reply
 from .backoff import DelayFunction, full_jitter_delay, phoenix_rejoin_delay
-from .codec import decode, decode_binary, decode_eager, push_channel
+from .codec import Router, decode, decode_binary, decode_eager
 from .console import DEFAULT_TOPIC, SwitchTeamReply
 from .errors import (
     AuthError,
@@ -249,7 +249,7 @@ class Client:
         self._closing: asyncio.Task[None] | None = None
         self._loss_reason: str | None = None  # why the current socket is being dropped
         self._last_ping: float | None = None
-        self._rx_counts: Callable[[], tuple[int, int]] = lambda: (0, 0)  # see _make_handler
+        self._router = Router(self._proto.channels)  # routes and counts what is received
         self._tx = [0, 0]  # frames, bytes sent
         self._rx_other = 0  # received frames that were not pushes
         self._reconnects = 0
@@ -480,14 +480,14 @@ class Client:
         buffered = sum(len(s) for s in delivery.subs)
         if delivery.backlog is not None and delivery.backlog not in delivery.subs:
             buffered += len(delivery.backlog)
-        received = self._rx_counts()
+        router = self._router
         return {
             "status": str(self.status),
-            "frames_received": received[0],
-            "bytes_received": received[1],
+            "frames_received": router.frames,
+            "bytes_received": router.nbytes,
             "frames_sent": self._tx[0],
             "bytes_sent": self._tx[1],
-            "pushes_received": received[0] - self._rx_other,
+            "pushes_received": router.frames - self._rx_other,
             "dropped": delivery.dropped,
             "malformed": self.malformed,
             "stale_dropped": self.stale_dropped,
@@ -659,31 +659,20 @@ class Client:
         # Few cells on purpose: each is copied into every call's frame (measured).
         decode_text = self._decode
         proto = self._proto
-        channels = proto.channels
+        route = self._router.route
         delivery = self._delivery
-        # Frames and bytes received (stats()): cell variables, cheaper per message than a
-        # list or an attribute (bench/e2e_instructions.py); read back through ``counts``.
-        frames, nbytes = self._rx_counts()
-
-        def counts() -> tuple[int, int]:
-            return frames, nbytes
-
-        self._rx_counts = counts
 
         def handle(data: Any, binary: bool) -> bool:
-            nonlocal frames, nbytes
             try:
                 frame = decode_binary(data) if binary else decode_text(data)
             except FrameDecodeError as exc:
                 self._malformed_frame(data, exc)
                 return False
-            frames += 1
-            nbytes += len(data)
-            # ClientProtocol.receive_frame's push branch, in one compiled call (a method
-            # call per message is measurable): a push (no ref) on a known topic whose
-            # join_ref is current (or null) and that is not phx_error/phx_close/phx_reply.
-            # The rest goes through receive_frame.
-            if push_channel(frame, channels) is None:
+            # Counted for stats(), and ClientProtocol.receive_frame's push branch, in one
+            # compiled call (codec.Router): a push (no ref) on a known topic whose join_ref
+            # is current (or null) and that is not phx_error/phx_close/phx_reply. The rest
+            # goes through receive_frame.
+            if route(frame, data) is None:
                 push = proto.receive_frame(frame)
                 if push is None:
                     self._rx_other += 1  # a reply or a control frame: not a push

@@ -49,4 +49,4 @@ decode_eager = _build.decode_eager
 encode = _build.encode
 encode_binary = _build.encode_binary
 parse_reply = _build.parse_reply
-push_channel = _build.push_channel  # internal: the client's per-message routing test
+Router = _build.Router  # internal: the client's per-message routing and counting

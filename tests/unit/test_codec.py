@@ -23,7 +23,7 @@ CONTRACT = [
     "encode",
     "encode_binary",
     "parse_reply",
-    "push_channel",
+    "Router",
 ]
 
 # (frame bytes, join_ref, ref, topic, event, raw_payload): frames a real Phoenix server sent.
@@ -909,20 +909,37 @@ class _Channel:
         (b'["3",null,"room:1","phx_close",{}]', False),
     ],
 )
-def test_push_channel_routes_only_current_pushes(
-    codec: ModuleType, frame: bytes, routed: bool
-) -> None:
-    """push_channel gives the channel of a push with no ref on a known topic whose join_ref
-    is null or current, and None for everything receive_frame must see."""
+def test_router_routes_only_current_pushes(codec: ModuleType, frame: bytes, routed: bool) -> None:
+    """Router.route gives the channel of a push with no ref on a known topic whose join_ref
+    is null or current, and None for everything receive_frame must see; it counts every
+    frame and its bytes either way."""
     channel = _Channel("3")
-    got = codec.push_channel(codec.decode(frame), {"room:1": channel})
-    assert got is (channel if routed else None)
+    router = codec.Router({"room:1": channel})
+    assert router.route(codec.decode(frame), frame) is (channel if routed else None)
+    assert router.route(codec.decode(frame), bytearray(frame)) is (channel if routed else None)
+    assert (router.frames, router.nbytes) == (2, 2 * len(frame))
 
 
-def test_push_channel_argument_types(codec: ModuleType) -> None:
-    """A non-Frame raises TypeError in both builds (the compiled one checks the types)."""
+def test_router_sees_the_channels_dict_change(codec: ModuleType) -> None:
+    """The router holds the protocol's dict by reference: topics joined and left later
+    (and a new join_ref) count at once."""
+    channels: dict[str, Any] = {}
+    router = codec.Router(channels)
+    frame = codec.decode(b'["3",null,"room:1","new",{}]')
+    assert router.route(frame, b"") is None
+    channels["room:1"] = channel = _Channel("3")
+    assert router.route(frame, b"") is channel
+    channel.join_ref = "4"
+    assert router.route(frame, b"") is None
+    del channels["room:1"]
+    assert router.route(frame, b"") is None
+
+
+def test_router_argument_types(codec: ModuleType) -> None:
+    """A non-Frame raises in both builds (TypeError in the compiled one, which checks)."""
+    router = codec.Router({})
     with pytest.raises((TypeError, AttributeError)):
-        codec.push_channel(b'[null,null,"t","e",{}]', {})
+        router.route(b'[null,null,"t","e",{}]', b"")
 
 
 # ---------------------------------------------------------------------------------------------
