@@ -417,8 +417,7 @@ class Router:
     phx_close or phx_reply; everything else goes to the protocol. ``frames`` and ``nbytes``
     count what ``route`` saw (C integers in the compiled build: no int object per message).
     One call replaces four attribute reads, three tests and two counter updates in Python
-    (callgrind, bench client picows_read: 703 fewer instructions per push for the routing
-    test; bench/e2e.py picows_read for the counters).
+    (callgrind, bench/e2e_client.py picows_read: 19,013 -> 17,726 instructions per push).
     """
 
     __slots__ = ("_channels", "frames", "nbytes")
