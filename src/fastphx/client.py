@@ -826,8 +826,14 @@ class Client:
     # ------------------------------------------------------------------ helpers
 
     def _reschedule(self) -> None:
+        """Arm the one timer for the protocol's next deadline. A timer already due no later
+        is kept: firing early is harmless (``handle_timeout`` fires only what is due, then
+        this re-arms), while re-arming each time a reply settles the earliest push cost a
+        TimerHandle per reply (bench/e2e_roundtrip.py --instructions)."""
         deadline = self._proto.next_deadline()
-        if deadline == self._timer_at and self._timer is not None:
+        timer_at = self._timer_at
+        if self._timer is not None and (
+                deadline is None or (timer_at is not None and timer_at <= deadline)):
             return
         if self._timer is not None:
             self._timer.cancel()

@@ -300,15 +300,21 @@ class ClientProtocol:
         """Monotonic time of the next ``handle_timeout`` call needed, or None."""
         if self._unscheduled:
             return 0.0
-        candidates = [t for t in (self.heartbeat_due, self.reconnect_at) if t is not None]
-        heap = self._timeouts
-        while heap and heap[0][2] not in self.refs:
+        heap, refs = self._timeouts, self.refs
+        while heap and heap[0][2] not in refs:
             heapq.heappop(heap)  # settled or cancelled: lazy deletion
-        if heap:
-            candidates.append(heap[0][0])
+        # Called after every input (the driver's timer): no list, no min() call.
+        deadline = self.heartbeat_due
+        if heap and (deadline is None or heap[0][0] < deadline):
+            deadline = heap[0][0]
+        at = self.reconnect_at
+        if at is not None and (deadline is None or at < deadline):
+            deadline = at
         if self._rejoin_at:
-            candidates.append(min(self._rejoin_at.values()))
-        return min(candidates) if candidates else None
+            at = min(self._rejoin_at.values())
+            if deadline is None or at < deadline:
+                deadline = at
+        return deadline
 
     # ------------------------------------------------------------------ connection
 

@@ -225,6 +225,29 @@ async def test_push_timeout(make_client: MakeClient) -> None:
     assert len(client._proto.refs) == 0
 
 
+async def test_push_timeout_after_a_settled_push(make_client: MakeClient) -> None:
+    """A push times out at its deadline after a reply settled an earlier, sooner deadline
+    (the timer kept for that deadline re-arms), with no heartbeat to wake the timer."""
+    client = make_client(heartbeat_interval=WAIT * 20, reply_timeout=WAIT * 20)
+    await client.connect()
+    await client.push("console:lobby", "echo", {}, timeout=0.05)
+    with pytest.raises(fastphx.PushTimeout):
+        await asyncio.wait_for(client.push("console:lobby", "never", {}, timeout=0.2), WAIT)
+    assert len(client._proto.refs) == 0
+
+
+async def test_short_push_timeout_before_a_long_one(make_client: MakeClient) -> None:
+    """A push with a short timeout fails at its own deadline while a push with a long
+    timeout is still pending (the timer moves to the earlier deadline)."""
+    client = make_client(heartbeat_interval=WAIT * 20, reply_timeout=WAIT * 20)
+    await client.connect()
+    slow = asyncio.ensure_future(client.push("console:lobby", "never", {}, timeout=WAIT * 20))
+    with pytest.raises(fastphx.PushTimeout):
+        await asyncio.wait_for(client.push("console:lobby", "never", {}, timeout=0.05), WAIT)
+    assert not slow.done()
+    slow.cancel()
+
+
 async def test_concurrent_pushes_across_topics(make_client: MakeClient) -> None:
     """Many concurrent pushes on several topics each get their own reply."""
     client = make_client()
