@@ -415,7 +415,11 @@ class Client:
         ref = self._proto.push(topic, event, {} if payload is None else payload, fut,
                                loop.time(), timeout)
         self._after_input()
-        return await self._await_reply(fut, ref)
+        try:  # _await_reply inlined: a coroutine frame less per push (the hot request)
+            return await fut
+        except asyncio.CancelledError:
+            self._forget(ref)
+            raise
 
     async def push_binary(self, topic: str, event: str, data: bytes | bytearray | memoryview,
                           *, timeout: float | None = None) -> Reply:
@@ -539,9 +543,13 @@ class Client:
             return await fut
         except asyncio.CancelledError:
             if ref is not None:
-                self._proto.cancel(ref)
-                self._reschedule()
+                self._forget(ref)
             raise
+
+    def _forget(self, ref: str) -> None:
+        """The caller awaiting ``ref`` was cancelled: its late reply will be dropped."""
+        self._proto.cancel(ref)
+        self._reschedule()
 
     # ------------------------------------------------------------------ dialing
 
