@@ -354,7 +354,7 @@ class Client:
         self._after_input()
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+            self._timer = self._timer_at = None
         for task in list(self._tasks):
             task.cancel()
         ws, self._ws = self._ws, None
@@ -836,19 +836,23 @@ class Client:
     def _reschedule(self) -> None:
         """Arm the one timer for the protocol's next deadline. A timer already due no later
         is kept: firing early is harmless (``handle_timeout`` fires only what is due, then
-        this re-arms), while re-arming each time a reply settles the earliest push cost a
-        TimerHandle per reply (bench/e2e_roundtrip.py --instructions)."""
-        deadline = self._proto.next_deadline()
-        timer_at = self._timer_at
-        if self._timer is not None and (
-                deadline is None or (timer_at is not None and timer_at <= deadline)):
-            return
-        if self._timer is not None:
+        this re-arms), while re-arming each time a reply settled the earliest push cost a
+        TimerHandle per reply; and while no deadline sooner than the timer was set
+        (``earliest_added``), ``next_deadline()`` is not even asked
+        (bench/e2e_roundtrip.py --instructions)."""
+        proto, timer_at = self._proto, self._timer_at  # timer_at: None when none is armed
+        if timer_at is not None and proto.earliest_added >= timer_at:
+            return  # armed, and due no later than anything set since
+        deadline = proto.next_deadline()
+        if timer_at is not None:
+            if deadline is None or timer_at <= deadline:
+                return
+            assert self._timer is not None
             self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
+            self._timer = self._timer_at = None
         if deadline is not None and self._loop is not None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
 
     def _on_timer(self) -> None:
         self._timer = None

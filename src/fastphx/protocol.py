@@ -11,7 +11,13 @@ Inputs
 Outputs
     ``data_to_send()`` -> list of ``(bytes, is_binary)`` frames to write, in order;
     ``events_received()`` -> list of frozen event dataclasses (below);
-    ``next_deadline()`` -> when ``handle_timeout`` must next be called (or ``None``).
+    ``next_deadline()`` -> when ``handle_timeout`` must next be called (or ``None``);
+    ``earliest_added`` -> the earliest deadline set since ``next_deadline()`` was last
+    called (``inf``: none). A driver whose timer is due no later than what
+    ``next_deadline()`` returned need not ask again until ``earliest_added`` is earlier
+    than its timer: deadlines that go away (a reply, a cancel) never make the next one
+    sooner, and a timer that fires early is harmless (``handle_timeout`` fires only what
+    is due).
 
 Waiters are opaque objects from the driver (asyncio futures); the core hands them back in
 :class:`ReplyReceived` / :class:`PushFailed` events and never calls them.
@@ -80,6 +86,7 @@ __all__ = [
 AUTH_CODES = frozenset({"forbidden", "unauthorized", "unauthenticated"})
 _PHOENIX = "phoenix"
 _PUSH, _JOIN, _LEAVE = 0, 1, 2
+_NEVER = float("inf")
 _UNSET: Any = object()
 
 
@@ -275,6 +282,7 @@ class ClientProtocol:
         self._out: list[tuple[bytes, bool]] = []
         self._events: list[Event] = []
         self._timeouts: list[tuple[float, int, str]] = []
+        self.earliest_added = _NEVER  # see the module docstring (Outputs)
         self._seq = 0
         self._rejoin_at: dict[str, float] = {}
         self._unscheduled: list[str] = []
@@ -297,13 +305,14 @@ class ClientProtocol:
         return bool(self._events)
 
     def next_deadline(self) -> float | None:
-        """Monotonic time of the next ``handle_timeout`` call needed, or None."""
+        """Monotonic time of the next ``handle_timeout`` call needed, or None; resets
+        ``earliest_added``."""
+        self.earliest_added = _NEVER
         if self._unscheduled:
             return 0.0
         heap, refs = self._timeouts, self.refs
         while heap and heap[0][2] not in refs:
             heapq.heappop(heap)  # settled or cancelled: lazy deletion
-        # Called after every input (the driver's timer): no list, no min() call.
         deadline = self.heartbeat_due
         if heap and (deadline is None or heap[0][0] < deadline):
             deadline = heap[0][0]
@@ -342,7 +351,7 @@ class ClientProtocol:
         self.reconnect_attempt = 0
         self.reconnect_at = None
         self.heartbeat_ref = None
-        self.heartbeat_due = now + self.heartbeat_interval
+        self.heartbeat_due = self._deadline_set(now + self.heartbeat_interval)
         self._activity = False
         self._paused = False
         for channel in list(self.channels.values()):
@@ -654,7 +663,8 @@ class ClientProtocol:
         for topic in self._unscheduled:
             channel = self.channels.get(topic)
             if channel is not None and channel.state is ChannelState.ERRORED:
-                self._rejoin_at[topic] = now + self.rejoin_delay(channel.rejoin_attempt)
+                self._rejoin_at[topic] = self._deadline_set(
+                    now + self.rejoin_delay(channel.rejoin_attempt))
         self._unscheduled.clear()
         self._expire_pending(now)
         if self.heartbeat_due is not None and now >= self.heartbeat_due:
@@ -678,7 +688,7 @@ class ClientProtocol:
         self.heartbeat_ref = self.refs.next_ref()
         self._out.append((encode(None, self.heartbeat_ref, _PHOENIX, "heartbeat", {}), False))
         self._activity = False
-        self.heartbeat_due = now + self.heartbeat_interval
+        self.heartbeat_due = self._deadline_set(now + self.heartbeat_interval)
 
     def _expire_pending(self, now: float) -> None:
         heap = self._timeouts
@@ -723,13 +733,28 @@ class ClientProtocol:
     # ------------------------------------------------------------------ helpers
 
     def _register(self, pending: _Pending, now: float, ref: str | None = None) -> str:
+        refs, heap = self.refs, self._timeouts
         if ref is None:
-            ref = pending.ref = self.refs.next_ref()
-        self.refs.add(ref, pending)
-        pending.deadline = now + pending.timeout
+            ref = pending.ref = refs.next_ref()
+        # Settled or cancelled heads go here, where the heap grows: it holds no more than
+        # the pushes since the oldest one still pending (next_deadline() is not called
+        # after every input: see earliest_added).
+        while heap and heap[0][2] not in refs:
+            heapq.heappop(heap)
+        refs.add(ref, pending)
+        pending.deadline = deadline = now + pending.timeout
+        if deadline < self.earliest_added:
+            self.earliest_added = deadline
         self._seq += 1
-        heapq.heappush(self._timeouts, (pending.deadline, self._seq, ref))
+        heapq.heappush(heap, (deadline, self._seq, ref))
         return ref
+
+    def _deadline_set(self, at: float) -> float:
+        """Note ``at`` in ``earliest_added``; return it (every deadline but a request's,
+        which ``_register`` notes itself, is set through here)."""
+        if at < self.earliest_added:
+            self.earliest_added = at
+        return at
 
     def _encode(self, pending: _Pending, join_ref: str | None) -> bytes:
         if pending.binary:
@@ -806,6 +831,7 @@ class ClientProtocol:
         channel.rejoin_attempt += 1
         if self.socket_open:
             self._unscheduled.append(channel.topic)
+            self.earliest_added = 0.0  # next_deadline(): 0.0 until handle_timeout
 
     def _remove(self, channel: Channel, error: FastphxError) -> None:
         if self.channels.get(channel.topic) is channel:
@@ -857,7 +883,7 @@ class ClientProtocol:
 
     def _schedule_reconnect(self, now: float) -> None:
         self.reconnect_attempt += 1
-        self.reconnect_at = now + self.reconnect_delay(self.reconnect_attempt)
+        self.reconnect_at = self._deadline_set(now + self.reconnect_delay(self.reconnect_attempt))
         self._events.append(ReconnectScheduled(self.reconnect_attempt, self.reconnect_at))
 
     def _set_state(self, channel: Channel, state: ChannelState) -> None:
