@@ -100,6 +100,9 @@ class ChannelState(str, enum.Enum):
     LEAVING = "leaving"
 
 
+_JOINED = ChannelState.JOINED  # a global for the hot path (push)
+
+
 # ----------------------------------------------------------------------------- events
 
 
@@ -226,7 +229,6 @@ class _Pending:
     payload: Any
     waiter: Any
     timeout: float
-    deadline: float
     binary: bool = False
     sent: bool = False
     ref: str = ""
@@ -281,9 +283,8 @@ class ClientProtocol:
         self._paused = False
         self._out: list[tuple[bytes, bool]] = []
         self._events: list[Event] = []
-        self._timeouts: list[tuple[float, int, str]] = []
+        self._timeouts: list[tuple[float, str]] = []  # (deadline, ref), a heap
         self.earliest_added = _NEVER  # see the module docstring (Outputs)
-        self._seq = 0
         self._rejoin_at: dict[str, float] = {}
         self._unscheduled: list[str] = []
         self._channels_get = self.channels.get
@@ -311,7 +312,7 @@ class ClientProtocol:
         if self._unscheduled:
             return 0.0
         heap, refs = self._timeouts, self.refs
-        while heap and heap[0][2] not in refs:
+        while heap and heap[0][1] not in refs:
             heapq.heappop(heap)  # settled or cancelled: lazy deletion
         deadline = self.heartbeat_due
         if heap and (deadline is None or heap[0][0] < deadline):
@@ -481,7 +482,7 @@ class ClientProtocol:
         if not self.socket_open:
             raise ConnectionLostError("cannot ping: no connection")
         pending = _Pending(_PUSH, _PHOENIX, "heartbeat", {}, waiter,
-                           self.reply_timeout if timeout is None else timeout, 0.0)
+                           self.reply_timeout if timeout is None else timeout)
         self._register(pending, now)
         self._send(pending, None)
         return pending.ref
@@ -500,7 +501,7 @@ class ClientProtocol:
         self._set_state(channel, ChannelState.LEAVING)
         self._rejoin_at.pop(topic, None)
         pending = _Pending(_LEAVE, topic, "phx_leave", {}, waiter,
-                           self.reply_timeout if timeout is None else timeout, 0.0)
+                           self.reply_timeout if timeout is None else timeout)
         self._register(pending, now)
         self._send(pending, channel.join_ref)
         return True
@@ -516,24 +517,26 @@ class ClientProtocol:
         if self.status is Status.CLOSED:
             raise ClientClosedError("client is closed")
         channel = self._channels_get(topic)
+        if timeout is None:
+            timeout = self.reply_timeout
+        if channel is not None and channel.state is _JOINED and self.socket_open:
+            # Sent now (the hot path: encoded first, so a TypeError changes nothing).
+            ref, join_ref = self.refs.next_ref(), channel.join_ref
+            data = (encode_binary if binary else encode)(join_ref, ref, topic, event, payload)
+            self._out.append((data, binary))
+            self._register(_Pending(_PUSH, topic, event, payload, waiter, timeout, binary,
+                                    True, ref, join_ref), now, ref)
+            return ref
         if channel is None or channel.state is ChannelState.LEAVING:
             raise NotJoinedError(topic)
-        pending = _Pending(_PUSH, topic, event, payload, waiter,
-                           self.reply_timeout if timeout is None else timeout, 0.0, binary)
-        if self.socket_open and channel.state is ChannelState.JOINED:
-            pending.ref = self.refs.next_ref()
-            pending.join_ref = join_ref = channel.join_ref
-            self._out.append((self._encode(pending, join_ref), binary))
-            pending.sent = True
-            self._register(pending, now, pending.ref)
+        if binary:
+            encode_binary(None, "0", topic, event, payload)  # raises before any change
         else:
-            if binary:
-                encode_binary(None, "0", topic, event, payload)  # raises before any change
-            else:
-                _check_encodable(topic, event, payload)
-            self._register(pending, now)
-            channel.buffer.append(pending)
-        return pending.ref
+            _check_encodable(topic, event, payload)
+        pending = _Pending(_PUSH, topic, event, payload, waiter, timeout, binary)
+        ref = self._register(pending, now)
+        channel.buffer.append(pending)
+        return ref
 
     def cancel(self, ref: str) -> None:
         """Forget the waiter of ``ref`` (its task was cancelled); a late reply is dropped."""
@@ -693,7 +696,7 @@ class ClientProtocol:
     def _expire_pending(self, now: float) -> None:
         heap = self._timeouts
         while heap and heap[0][0] <= now:
-            _, _, ref = heapq.heappop(heap)
+            _, ref = heapq.heappop(heap)
             pending = self.refs.pop(ref)
             if not isinstance(pending, _Pending):
                 continue
@@ -739,14 +742,13 @@ class ClientProtocol:
         # Settled or cancelled heads go here, where the heap grows: it holds no more than
         # the pushes since the oldest one still pending (next_deadline() is not called
         # after every input: see earliest_added).
-        while heap and heap[0][2] not in refs:
+        while heap and heap[0][1] not in refs:
             heapq.heappop(heap)
         refs.add(ref, pending)
-        pending.deadline = deadline = now + pending.timeout
+        deadline = now + pending.timeout
         if deadline < self.earliest_added:
             self.earliest_added = deadline
-        self._seq += 1
-        heapq.heappush(heap, (deadline, self._seq, ref))
+        heapq.heappush(heap, (deadline, ref))  # equal deadlines: any order
         return ref
 
     def _deadline_set(self, at: float) -> float:
@@ -780,7 +782,7 @@ class ClientProtocol:
                     return
         waiter, channel.join_waiter = channel.join_waiter, None
         pending = _Pending(_JOIN, channel.topic, "phx_join", params, waiter,
-                           channel.join_timeout, 0.0)
+                           channel.join_timeout)
         ref = self._register(pending, now)
         channel.join_ref = ref  # phoenix.js: join_ref is the join push's ref
         self._set_state(channel, ChannelState.JOINING)
