@@ -410,7 +410,9 @@ class Client:
         NotJoinedError (topic not joined), TypeError (unserialisable payload; nothing is
         sent), ReplyBlockedError (the reply cannot be read past undrained pushes).
         """
-        loop = self._ready()
+        loop = self._loop
+        if loop is None or self._delivery.blocked:
+            loop = self._ready()  # raises (a closed client: proto.push raises)
         fut: asyncio.Future[Reply] = loop.create_future()
         ref = self._proto.push(topic, event, {} if payload is None else payload, fut,
                                loop.time(), timeout)
@@ -766,17 +768,20 @@ class Client:
         proto = self._proto
         if proto._events:
             for event in proto.events_received():
-                self._handle_event(event)
+                if type(event) is ReplyReceived:  # the common one, inline (one per reply)
+                    waiter = event.waiter
+                    if not waiter.done():
+                        waiter.set_result(event.reply)
+                else:
+                    self._handle_event(event)
         if proto._out and self._send_wanted is not None:
             self._send_wanted.set()
             self._delivery.wake()  # a reply may now be awaited: a paused reader reads on
         self._reschedule()
 
     def _handle_event(self, event: Event) -> None:
-        if isinstance(event, ReplyReceived):
-            if not event.waiter.done():
-                event.waiter.set_result(event.reply)
-        elif isinstance(event, PushFailed):
+        """Carry out one event (ReplyReceived: see _after_input)."""
+        if isinstance(event, PushFailed):
             if not event.waiter.done():
                 event.waiter.set_exception(event.error)
         elif isinstance(event, Rejoined):
