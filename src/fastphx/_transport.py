@@ -58,8 +58,10 @@ class Connection(Protocol):
     async def run(self, handle: Handler, overflowed: Callable[[], Awaitable[None]]) -> None:
         """Deliver every data message to ``handle`` until the socket ends (see above)."""
 
-    async def send(self, data: bytes, binary: bool) -> None:
-        """Send one frame (BINARY when ``binary``, else TEXT); raise ``send_errors``."""
+    def send(self, data: bytes, binary: bool) -> Awaitable[None]:
+        """Send one frame (BINARY when ``binary``, else TEXT); raise ``send_errors``. An
+        ``async def`` or a plain method returning the library's own awaitable (no
+        coroutine of ours per frame)."""
 
     async def close(self, timeout: float, code: int = 1000) -> None:
         """Close with ``code`` (close handshake), waiting at most ``timeout`` seconds."""

@@ -777,7 +777,9 @@ class Client:
         if proto._out and self._send_wanted is not None:
             self._send_wanted.set()
             self._delivery.wake()  # a reply may now be awaited: a paused reader reads on
-        self._reschedule()
+        timer_at = self._timer_at
+        if timer_at is None or proto.earliest_added < timer_at:  # else: see _reschedule
+            self._reschedule()
 
     def _handle_event(self, event: Event) -> None:
         """Carry out one event (ReplyReceived: see _after_input)."""
