@@ -622,15 +622,15 @@ class Client:
     async def _write_loop(self, ws: Connection) -> None:
         wanted = self._send_wanted
         assert wanted is not None
-        proto = self._proto
+        proto, send, tx = self._proto, ws.send, self._tx
         try:
             while True:
                 await wanted.wait()
                 wanted.clear()
                 for data, binary in proto.data_to_send():
-                    await ws.send(data, binary)
-                    self._tx[0] += 1
-                    self._tx[1] += len(data)
+                    await send(data, binary)
+                    tx[0] += 1
+                    tx[1] += len(data)
         except self._transport.send_errors as exc:
             if self._debug:
                 self.logger.debug("send failed: %s", self._redact(str(exc)))
