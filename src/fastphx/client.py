@@ -244,6 +244,11 @@ class Client:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._send_wanted: asyncio.Event | None = None
+        # The connection's send_now (_transport.py), while the writer task is idle and
+        # nothing waits for it in _unsent: frames written from the caller (_send_direct).
+        self._send_now: Callable[[bytes, bool], bool] | None = None
+        self._unsent: list[tuple[bytes, bool]] = []
+        self._writing = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -586,6 +591,8 @@ class Client:
         self._dead = False
         assert self._send_wanted is not None
         self._send_wanted.clear()
+        self._send_now = getattr(ws, "send_now", None)  # optional (_transport.py)
+        self._unsent, self._writing = [], False  # frames for a former socket are dropped
         self._writer = loop.create_task(self._write_loop(ws))
         self._reader = loop.create_task(self._reader_main(ws))
         self._proto.connection_made(loop.time())
@@ -627,10 +634,13 @@ class Client:
             while True:
                 await wanted.wait()
                 wanted.clear()
-                for data, binary in proto.data_to_send():
+                self._writing = True  # _send_direct must not overtake this batch
+                frames, self._unsent = self._unsent + proto.data_to_send(), []
+                for data, binary in frames:
                     await send(data, binary)
                     tx[0] += 1
                     tx[1] += len(data)
+                self._writing = False
         except self._transport.send_errors as exc:
             if self._debug:
                 self.logger.debug("send failed: %s", self._redact(str(exc)))
@@ -775,11 +785,29 @@ class Client:
                 else:
                     self._handle_event(event)
         if proto._out and self._send_wanted is not None:
-            self._send_wanted.set()
+            if self._send_now is not None and not self._writing and not self._unsent:
+                self._send_direct()
+            else:
+                self._send_wanted.set()
             self._delivery.wake()  # a reply may now be awaited: a paused reader reads on
         timer_at = self._timer_at
         if timer_at is None or proto.earliest_added < timer_at:  # else: see _reschedule
             self._reschedule()
+
+    def _send_direct(self) -> None:
+        """Write the protocol's frames from the caller, in order, while the socket takes
+        them without waiting; what it does not take goes to the writer task (_unsent),
+        first. Saves the writer a wake-up per push (bench/e2e_roundtrip.py)."""
+        frames = self._proto.data_to_send()
+        send_now, tx = self._send_now, self._tx
+        assert send_now is not None and self._send_wanted is not None
+        for i, (data, binary) in enumerate(frames):
+            if not send_now(data, binary):
+                self._unsent = frames[i:]
+                self._send_wanted.set()
+                return
+            tx[0] += 1
+            tx[1] += len(data)
 
     def _handle_event(self, event: Event) -> None:
         """Carry out one event (ReplyReceived: see _after_input)."""
