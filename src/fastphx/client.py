@@ -7,9 +7,10 @@
 
 One socket per client; one reader task (the transport's ``run``, calling the hot path per
 message: codec decode -> route -> deliver, one long function on purpose, see
-``_make_handler``), one writer task (frames from ``data_to_send()``), one ``loop.call_at``
-timer driven by ``next_deadline()`` (re-armed only for a sooner deadline: ``_reschedule``),
-futures as reply waiters. See docs/client.md for the behaviour.
+``_make_handler``), one writer task (frames from ``data_to_send()``; on picows written from
+the caller while it is idle: ``_send_direct``), one ``loop.call_at`` timer driven by
+``next_deadline()`` (re-armed only for a sooner deadline: ``_reschedule``), futures as
+reply waiters. See docs/client.md for the behaviour.
 """
 
 from __future__ import annotations
