@@ -33,8 +33,10 @@ def callgrind_total(argv: list[str]) -> int:
     proc = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
          *argv],
-        capture_output=True, text=True, timeout=1800, check=True,
+        capture_output=True, text=True, timeout=1800,
     )
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv} failed under callgrind:\n{proc.stderr[-2000:]}")
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if found is None:
         raise SystemExit(f"callgrind printed no total for {argv}:\n{proc.stderr[-2000:]}")
