@@ -1,6 +1,7 @@
 """Round trip: push -> reply latency and pipelined pushes with replies, against a bare echo.
 
-``python bench/e2e_roundtrip.py [--count 20000] [--window 256] [--repeat 3]``
+``python bench/e2e_roundtrip.py [--count 20000] [--window 256] [--repeat 3] [--modes ...]
+[--instructions [--phase latency|pipelined|both]]``
 
 The raw server (``bench/e2e_server.py --impl raw``) answers every frame with an ok reply.
 Each client runs in its own process (``python bench/e2e_roundtrip.py --client MODE URL``):
