@@ -21,23 +21,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import e2e
 
-__all__ = ["instructions", "main"]
+__all__ = ["callgrind_total", "instructions", "main"]
 
 CLIENT = Path(__file__).resolve().parent / "e2e_client.py"
 SMALL, LARGE = 10_000, 30_000
 
 
-def instructions(mode: str, url: str, count: int) -> int:
-    """Instructions callgrind counts for one client process receiving ``count`` pushes."""
+def callgrind_total(argv: list[str]) -> int:
+    """Instructions callgrind counts for one Python process running ``argv`` (a script
+    and its arguments)."""
     proc = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         str(CLIENT), mode, url, str(count)],
-        capture_output=True, text=True, timeout=1800, check=True,
+         *argv],
+        capture_output=True, text=True, timeout=1800,
     )
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv} failed under callgrind:\n{proc.stderr[-2000:]}")
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if found is None:
-        raise SystemExit(f"callgrind printed no total for {mode}:\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"callgrind printed no total for {argv}:\n{proc.stderr[-2000:]}")
     return int(found.group(1))
+
+
+def instructions(mode: str, url: str, count: int) -> int:
+    """Instructions callgrind counts for one client process receiving ``count`` pushes."""
+    return callgrind_total([str(CLIENT), mode, url, str(count)])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,9 @@ library itself, only these two shapes (``typing.Protocol``, checked by mypy):
   rules' PAUSE / BLOCKED reach the server (TCP backpressure).
 - :meth:`Connection.send`, :meth:`Connection.close`, ``close_code`` (the peer's close code,
   1006 for a lost socket), ``too_big`` (the peer sent a message over the bound: closed 1009).
+- Optional: ``send_now(data, binary) -> bool``, a frame written at once when the library
+  can without waiting (picows), else False and nothing sent. With it the client writes
+  from the caller while its writer task is idle, saving that task a wake-up per push.
 
 Adapters: ``_transport_aiohttp.py`` (the default; a user's ``session=`` is aiohttp's) and
 ``_transport_picows.py`` (optional: ``pip install fastphx[picows]``).
@@ -58,8 +61,10 @@ class Connection(Protocol):
     async def run(self, handle: Handler, overflowed: Callable[[], Awaitable[None]]) -> None:
         """Deliver every data message to ``handle`` until the socket ends (see above)."""
 
-    async def send(self, data: bytes, binary: bool) -> None:
-        """Send one frame (BINARY when ``binary``, else TEXT); raise ``send_errors``."""
+    def send(self, data: bytes, binary: bool) -> Awaitable[None]:
+        """Send one frame (BINARY when ``binary``, else TEXT); raise ``send_errors``. An
+        ``async def`` or a plain method returning the library's own awaitable (no
+        coroutine of ours per frame)."""
 
     async def close(self, timeout: float, code: int = 1000) -> None:
         """Close with ``code`` (close handshake), waiting at most ``timeout`` seconds."""

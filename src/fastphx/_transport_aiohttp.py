@@ -134,9 +134,11 @@ class AiohttpConnection:
         finally:
             self.close_code = ws.close_code
 
-    async def send(self, data: bytes, binary: bool) -> None:
-        """Send one frame: BINARY when ``binary``, else TEXT (``data`` is UTF-8 JSON)."""
-        await self.ws.send_frame(data, BINARY if binary else TEXT)
+    def send(self, data: bytes, binary: bool) -> Awaitable[None]:
+        """Send one frame: BINARY when ``binary``, else TEXT (``data`` is UTF-8 JSON).
+        aiohttp's coroutine is returned for the writer to await: a coroutine of ours
+        around it cost a frame per push (bench/e2e_roundtrip.py --instructions)."""
+        return self.ws.send_frame(data, BINARY if binary else TEXT)
 
     async def close(self, timeout: float, code: int = 1000) -> None:
         """Close (close handshake), waiting at most ``timeout`` seconds."""

@@ -245,20 +245,34 @@ class PicowsConnection(WSListener):
             except Exception:
                 pass
 
-    async def send(self, data: bytes, binary: bool) -> None:
-        """Send one frame: BINARY when ``binary``, else TEXT; waits while the socket's write
-        buffer is over its high-water mark; ConnectionError once the socket is gone."""
+    def send_now(self, data: bytes, binary: bool) -> bool:
+        """Send one frame at once (BINARY when ``binary``, else TEXT) when the socket takes
+        it without waiting: open, its write buffer under the high-water mark. Else False,
+        nothing sent (the client's writer task then sends it with :meth:`send`)."""
         transport = self._transport
         if transport is None or self._disconnected or transport.is_close_frame_sent:
-            raise ConnectionError("the WebSocket is closed")
+            return False
         writable = self._writable
         if writable is None:
             writable = self._writable = asyncio.Event()
             writable.set()
         if not writable.is_set():
-            await writable.wait()
-            if self._disconnected:
-                raise ConnectionError("the WebSocket is closed")
+            return False
+        transport.send(BINARY if binary else TEXT, data)
+        return True
+
+    async def send(self, data: bytes, binary: bool) -> None:
+        """Send one frame: BINARY when ``binary``, else TEXT; waits while the socket's write
+        buffer is over its high-water mark; ConnectionError once the socket is gone."""
+        if self.send_now(data, binary):
+            return
+        transport = self._transport
+        if transport is None or self._disconnected or transport.is_close_frame_sent:
+            raise ConnectionError("the WebSocket is closed")
+        assert self._writable is not None  # made by send_now
+        await self._writable.wait()
+        if self._disconnected:
+            raise ConnectionError("the WebSocket is closed")
         transport.send(BINARY if binary else TEXT, data)
 
     async def close(self, timeout: float, code: int = 1000) -> None:

@@ -7,8 +7,9 @@
 
 One socket per client; one reader task (the transport's ``run``, calling the hot path per
 message: codec decode -> route -> deliver, one long function on purpose, see
-``_make_handler``), one writer task (frames from
-``data_to_send()``), one ``loop.call_at`` timer driven by ``next_deadline()``, futures as
+``_make_handler``), one writer task (frames from ``data_to_send()``; on picows written from
+the caller while it is idle: ``_send_direct``), one ``loop.call_at`` timer driven by
+``next_deadline()`` (re-armed only for a sooner deadline: ``_reschedule``), futures as
 reply waiters. See docs/client.md for the behaviour.
 """
 
@@ -243,6 +244,11 @@ class Client:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._send_wanted: asyncio.Event | None = None
+        # The connection's send_now (_transport.py), while the writer task is idle and
+        # nothing waits for it in _unsent: frames written from the caller (_send_direct).
+        self._send_now: Callable[[bytes, bool], bool] | None = None
+        self._unsent: list[tuple[bytes, bool]] = []
+        self._writing = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -353,7 +359,7 @@ class Client:
         self._after_input()
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+            self._timer = self._timer_at = None
         for task in list(self._tasks):
             task.cancel()
         ws, self._ws = self._ws, None
@@ -409,12 +415,18 @@ class Client:
         NotJoinedError (topic not joined), TypeError (unserialisable payload; nothing is
         sent), ReplyBlockedError (the reply cannot be read past undrained pushes).
         """
-        loop = self._ready()
+        loop = self._loop
+        if loop is None or self._delivery.blocked:
+            loop = self._ready()  # raises (a closed client: proto.push raises)
         fut: asyncio.Future[Reply] = loop.create_future()
         ref = self._proto.push(topic, event, {} if payload is None else payload, fut,
                                loop.time(), timeout)
         self._after_input()
-        return await self._await_reply(fut, ref)
+        try:  # _await_reply inlined: a coroutine frame less per push (the hot request)
+            return await fut
+        except asyncio.CancelledError:
+            self._forget(ref)
+            raise
 
     async def push_binary(self, topic: str, event: str, data: bytes | bytearray | memoryview,
                           *, timeout: float | None = None) -> Reply:
@@ -538,9 +550,13 @@ class Client:
             return await fut
         except asyncio.CancelledError:
             if ref is not None:
-                self._proto.cancel(ref)
-                self._reschedule()
+                self._forget(ref)
             raise
+
+    def _forget(self, ref: str) -> None:
+        """The caller awaiting ``ref`` was cancelled: its late reply will be dropped."""
+        self._proto.cancel(ref)
+        self._reschedule()
 
     # ------------------------------------------------------------------ dialing
 
@@ -575,6 +591,8 @@ class Client:
         self._dead = False
         assert self._send_wanted is not None
         self._send_wanted.clear()
+        self._send_now = getattr(ws, "send_now", None)  # optional (_transport.py)
+        self._unsent, self._writing = [], False  # frames for a former socket are dropped
         self._writer = loop.create_task(self._write_loop(ws))
         self._reader = loop.create_task(self._reader_main(ws))
         self._proto.connection_made(loop.time())
@@ -611,15 +629,18 @@ class Client:
     async def _write_loop(self, ws: Connection) -> None:
         wanted = self._send_wanted
         assert wanted is not None
-        proto = self._proto
+        proto, send, tx = self._proto, ws.send, self._tx
         try:
             while True:
                 await wanted.wait()
                 wanted.clear()
-                for data, binary in proto.data_to_send():
-                    await ws.send(data, binary)
-                    self._tx[0] += 1
-                    self._tx[1] += len(data)
+                self._writing = True  # _send_direct must not overtake this batch
+                frames, self._unsent = self._unsent + proto.data_to_send(), []
+                for data, binary in frames:
+                    await send(data, binary)
+                    tx[0] += 1
+                    tx[1] += len(data)
+                self._writing = False
         except self._transport.send_errors as exc:
             if self._debug:
                 self.logger.debug("send failed: %s", self._redact(str(exc)))
@@ -744,17 +765,40 @@ class Client:
         proto = self._proto
         if proto._events:
             for event in proto.events_received():
-                self._handle_event(event)
+                if type(event) is ReplyReceived:  # the common one, inline (one per reply)
+                    waiter = event.waiter
+                    if not waiter.done():
+                        waiter.set_result(event.reply)
+                else:
+                    self._handle_event(event)
         if proto._out and self._send_wanted is not None:
-            self._send_wanted.set()
+            if self._send_now is not None and not self._writing and not self._unsent:
+                self._send_direct()
+            else:
+                self._send_wanted.set()
             self._delivery.wake()  # a reply may now be awaited: a paused reader reads on
-        self._reschedule()
+        timer_at = self._timer_at
+        if timer_at is None or proto.earliest_added < timer_at:  # else: see _reschedule
+            self._reschedule()
+
+    def _send_direct(self) -> None:
+        """Write the protocol's frames from the caller, in order, while the socket takes
+        them without waiting; what it does not take goes to the writer task (_unsent),
+        first. Saves the writer a wake-up per push (bench/e2e_roundtrip.py)."""
+        frames = self._proto.data_to_send()
+        send_now, tx = self._send_now, self._tx
+        assert send_now is not None and self._send_wanted is not None
+        for i, (data, binary) in enumerate(frames):
+            if not send_now(data, binary):
+                self._unsent = frames[i:]
+                self._send_wanted.set()
+                return
+            tx[0] += 1
+            tx[1] += len(data)
 
     def _handle_event(self, event: Event) -> None:
-        if isinstance(event, ReplyReceived):
-            if not event.waiter.done():
-                event.waiter.set_result(event.reply)
-        elif isinstance(event, PushFailed):
+        """Carry out one event (ReplyReceived: see _after_input)."""
+        if isinstance(event, PushFailed):
             if not event.waiter.done():
                 event.waiter.set_exception(event.error)
         elif isinstance(event, Rejoined):
@@ -812,15 +856,25 @@ class Client:
     # ------------------------------------------------------------------ helpers
 
     def _reschedule(self) -> None:
-        deadline = self._proto.next_deadline()
-        if deadline == self._timer_at and self._timer is not None:
-            return
-        if self._timer is not None:
+        """Arm the one timer for the protocol's next deadline. A timer already due no later
+        is kept: firing early is harmless (``handle_timeout`` fires only what is due, then
+        this re-arms), while re-arming each time a reply settled the earliest push cost a
+        TimerHandle per reply; and while no deadline sooner than the timer was set
+        (``earliest_added``), ``next_deadline()`` is not even asked
+        (bench/e2e_roundtrip.py --instructions)."""
+        proto, timer_at = self._proto, self._timer_at  # timer_at: None when none is armed
+        if timer_at is not None and proto.earliest_added >= timer_at:
+            return  # armed, and due no later than anything set since
+        deadline = proto.next_deadline()
+        if timer_at is not None:
+            if deadline is None or timer_at <= deadline:
+                return
+            assert self._timer is not None
             self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
+            self._timer = self._timer_at = None
         if deadline is not None and self._loop is not None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
 
     def _on_timer(self) -> None:
         self._timer = None

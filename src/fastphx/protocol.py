@@ -11,7 +11,13 @@ Inputs
 Outputs
     ``data_to_send()`` -> list of ``(bytes, is_binary)`` frames to write, in order;
     ``events_received()`` -> list of frozen event dataclasses (below);
-    ``next_deadline()`` -> when ``handle_timeout`` must next be called (or ``None``).
+    ``next_deadline()`` -> when ``handle_timeout`` must next be called (or ``None``);
+    ``earliest_added`` -> the earliest deadline set since ``next_deadline()`` was last
+    called (``inf``: none). A driver whose timer is due no later than what
+    ``next_deadline()`` returned need not ask again until ``earliest_added`` is earlier
+    than its timer: deadlines that go away (a reply, a cancel) never make the next one
+    sooner, and a timer that fires early is harmless (``handle_timeout`` fires only what
+    is due).
 
 Waiters are opaque objects from the driver (asyncio futures); the core hands them back in
 :class:`ReplyReceived` / :class:`PushFailed` events and never calls them.
@@ -80,6 +86,7 @@ __all__ = [
 AUTH_CODES = frozenset({"forbidden", "unauthorized", "unauthenticated"})
 _PHOENIX = "phoenix"
 _PUSH, _JOIN, _LEAVE = 0, 1, 2
+_NEVER = float("inf")
 _UNSET: Any = object()
 
 
@@ -91,6 +98,9 @@ class ChannelState(str, enum.Enum):
     JOINED = "joined"
     JOINING = "joining"
     LEAVING = "leaving"
+
+
+_JOINED = ChannelState.JOINED  # a global for the hot path (push)
 
 
 # ----------------------------------------------------------------------------- events
@@ -219,7 +229,6 @@ class _Pending:
     payload: Any
     waiter: Any
     timeout: float
-    deadline: float
     binary: bool = False
     sent: bool = False
     ref: str = ""
@@ -274,8 +283,8 @@ class ClientProtocol:
         self._paused = False
         self._out: list[tuple[bytes, bool]] = []
         self._events: list[Event] = []
-        self._timeouts: list[tuple[float, int, str]] = []
-        self._seq = 0
+        self._timeouts: list[tuple[float, str]] = []  # (deadline, ref), a heap
+        self.earliest_added = _NEVER  # see the module docstring (Outputs)
         self._rejoin_at: dict[str, float] = {}
         self._unscheduled: list[str] = []
         self._channels_get = self.channels.get
@@ -297,18 +306,25 @@ class ClientProtocol:
         return bool(self._events)
 
     def next_deadline(self) -> float | None:
-        """Monotonic time of the next ``handle_timeout`` call needed, or None."""
+        """Monotonic time of the next ``handle_timeout`` call needed, or None; resets
+        ``earliest_added``."""
+        self.earliest_added = _NEVER
         if self._unscheduled:
             return 0.0
-        candidates = [t for t in (self.heartbeat_due, self.reconnect_at) if t is not None]
-        heap = self._timeouts
-        while heap and heap[0][2] not in self.refs:
+        heap, refs = self._timeouts, self.refs
+        while heap and heap[0][1] not in refs:
             heapq.heappop(heap)  # settled or cancelled: lazy deletion
-        if heap:
-            candidates.append(heap[0][0])
+        deadline = self.heartbeat_due
+        if heap and (deadline is None or heap[0][0] < deadline):
+            deadline = heap[0][0]
+        at = self.reconnect_at
+        if at is not None and (deadline is None or at < deadline):
+            deadline = at
         if self._rejoin_at:
-            candidates.append(min(self._rejoin_at.values()))
-        return min(candidates) if candidates else None
+            at = min(self._rejoin_at.values())
+            if deadline is None or at < deadline:
+                deadline = at
+        return deadline
 
     # ------------------------------------------------------------------ connection
 
@@ -336,7 +352,7 @@ class ClientProtocol:
         self.reconnect_attempt = 0
         self.reconnect_at = None
         self.heartbeat_ref = None
-        self.heartbeat_due = now + self.heartbeat_interval
+        self.heartbeat_due = self._deadline_set(now + self.heartbeat_interval)
         self._activity = False
         self._paused = False
         for channel in list(self.channels.values()):
@@ -466,7 +482,7 @@ class ClientProtocol:
         if not self.socket_open:
             raise ConnectionLostError("cannot ping: no connection")
         pending = _Pending(_PUSH, _PHOENIX, "heartbeat", {}, waiter,
-                           self.reply_timeout if timeout is None else timeout, 0.0)
+                           self.reply_timeout if timeout is None else timeout)
         self._register(pending, now)
         self._send(pending, None)
         return pending.ref
@@ -485,7 +501,7 @@ class ClientProtocol:
         self._set_state(channel, ChannelState.LEAVING)
         self._rejoin_at.pop(topic, None)
         pending = _Pending(_LEAVE, topic, "phx_leave", {}, waiter,
-                           self.reply_timeout if timeout is None else timeout, 0.0)
+                           self.reply_timeout if timeout is None else timeout)
         self._register(pending, now)
         self._send(pending, channel.join_ref)
         return True
@@ -501,24 +517,26 @@ class ClientProtocol:
         if self.status is Status.CLOSED:
             raise ClientClosedError("client is closed")
         channel = self._channels_get(topic)
+        if timeout is None:
+            timeout = self.reply_timeout
+        if channel is not None and channel.state is _JOINED and self.socket_open:
+            # Sent now (the hot path: encoded first, so a TypeError changes nothing).
+            ref, join_ref = self.refs.next_ref(), channel.join_ref
+            data = (encode_binary if binary else encode)(join_ref, ref, topic, event, payload)
+            self._out.append((data, binary))
+            self._register(_Pending(_PUSH, topic, event, payload, waiter, timeout, binary,
+                                    True, ref, join_ref), now, ref)
+            return ref
         if channel is None or channel.state is ChannelState.LEAVING:
             raise NotJoinedError(topic)
-        pending = _Pending(_PUSH, topic, event, payload, waiter,
-                           self.reply_timeout if timeout is None else timeout, 0.0, binary)
-        if self.socket_open and channel.state is ChannelState.JOINED:
-            pending.ref = self.refs.next_ref()
-            pending.join_ref = join_ref = channel.join_ref
-            self._out.append((self._encode(pending, join_ref), binary))
-            pending.sent = True
-            self._register(pending, now, pending.ref)
+        if binary:
+            encode_binary(None, "0", topic, event, payload)  # raises before any change
         else:
-            if binary:
-                encode_binary(None, "0", topic, event, payload)  # raises before any change
-            else:
-                _check_encodable(topic, event, payload)
-            self._register(pending, now)
-            channel.buffer.append(pending)
-        return pending.ref
+            _check_encodable(topic, event, payload)
+        pending = _Pending(_PUSH, topic, event, payload, waiter, timeout, binary)
+        ref = self._register(pending, now)
+        channel.buffer.append(pending)
+        return ref
 
     def cancel(self, ref: str) -> None:
         """Forget the waiter of ``ref`` (its task was cancelled); a late reply is dropped."""
@@ -648,7 +666,8 @@ class ClientProtocol:
         for topic in self._unscheduled:
             channel = self.channels.get(topic)
             if channel is not None and channel.state is ChannelState.ERRORED:
-                self._rejoin_at[topic] = now + self.rejoin_delay(channel.rejoin_attempt)
+                self._rejoin_at[topic] = self._deadline_set(
+                    now + self.rejoin_delay(channel.rejoin_attempt))
         self._unscheduled.clear()
         self._expire_pending(now)
         if self.heartbeat_due is not None and now >= self.heartbeat_due:
@@ -672,12 +691,12 @@ class ClientProtocol:
         self.heartbeat_ref = self.refs.next_ref()
         self._out.append((encode(None, self.heartbeat_ref, _PHOENIX, "heartbeat", {}), False))
         self._activity = False
-        self.heartbeat_due = now + self.heartbeat_interval
+        self.heartbeat_due = self._deadline_set(now + self.heartbeat_interval)
 
     def _expire_pending(self, now: float) -> None:
         heap = self._timeouts
         while heap and heap[0][0] <= now:
-            _, _, ref = heapq.heappop(heap)
+            _, ref = heapq.heappop(heap)
             pending = self.refs.pop(ref)
             if not isinstance(pending, _Pending):
                 continue
@@ -717,13 +736,27 @@ class ClientProtocol:
     # ------------------------------------------------------------------ helpers
 
     def _register(self, pending: _Pending, now: float, ref: str | None = None) -> str:
+        refs, heap = self.refs, self._timeouts
         if ref is None:
-            ref = pending.ref = self.refs.next_ref()
-        self.refs.add(ref, pending)
-        pending.deadline = now + pending.timeout
-        self._seq += 1
-        heapq.heappush(self._timeouts, (pending.deadline, self._seq, ref))
+            ref = pending.ref = refs.next_ref()
+        # Settled or cancelled heads go here, where the heap grows: it holds no more than
+        # the pushes since the oldest one still pending (next_deadline() is not called
+        # after every input: see earliest_added).
+        while heap and heap[0][1] not in refs:
+            heapq.heappop(heap)
+        refs.add(ref, pending)
+        deadline = now + pending.timeout
+        if deadline < self.earliest_added:
+            self.earliest_added = deadline
+        heapq.heappush(heap, (deadline, ref))  # equal deadlines: any order
         return ref
+
+    def _deadline_set(self, at: float) -> float:
+        """Note ``at`` in ``earliest_added``; return it (every deadline but a request's,
+        which ``_register`` notes itself, is set through here)."""
+        if at < self.earliest_added:
+            self.earliest_added = at
+        return at
 
     def _encode(self, pending: _Pending, join_ref: str | None) -> bytes:
         if pending.binary:
@@ -749,7 +782,7 @@ class ClientProtocol:
                     return
         waiter, channel.join_waiter = channel.join_waiter, None
         pending = _Pending(_JOIN, channel.topic, "phx_join", params, waiter,
-                           channel.join_timeout, 0.0)
+                           channel.join_timeout)
         ref = self._register(pending, now)
         channel.join_ref = ref  # phoenix.js: join_ref is the join push's ref
         self._set_state(channel, ChannelState.JOINING)
@@ -800,6 +833,7 @@ class ClientProtocol:
         channel.rejoin_attempt += 1
         if self.socket_open:
             self._unscheduled.append(channel.topic)
+            self.earliest_added = 0.0  # next_deadline(): 0.0 until handle_timeout
 
     def _remove(self, channel: Channel, error: FastphxError) -> None:
         if self.channels.get(channel.topic) is channel:
@@ -851,7 +885,7 @@ class ClientProtocol:
 
     def _schedule_reconnect(self, now: float) -> None:
         self.reconnect_attempt += 1
-        self.reconnect_at = now + self.reconnect_delay(self.reconnect_attempt)
+        self.reconnect_at = self._deadline_set(now + self.reconnect_delay(self.reconnect_attempt))
         self._events.append(ReconnectScheduled(self.reconnect_attempt, self.reconnect_at))
 
     def _set_state(self, channel: Channel, state: ChannelState) -> None:

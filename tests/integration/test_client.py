@@ -14,7 +14,14 @@ import pytest
 
 import fastphx
 from fastphx import ChannelErrorCode, Push, Status
-from fastphx.testing import NO_REPLY, ChannelContext, PhoenixTestServer, ServerReply, StopChannel
+from fastphx.testing import (
+    NO_REPLY,
+    ChannelContext,
+    FaultProxy,
+    PhoenixTestServer,
+    ServerReply,
+    StopChannel,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -223,6 +230,56 @@ async def test_push_timeout(make_client: MakeClient) -> None:
     with pytest.raises(fastphx.PushTimeout):
         await client.push("console:lobby", "never", {}, timeout=0.05)
     assert len(client._proto.refs) == 0
+
+
+async def test_push_timeout_after_a_settled_push(make_client: MakeClient) -> None:
+    """A push times out at its deadline after a reply settled an earlier, sooner deadline
+    (the timer kept for that deadline re-arms), with no heartbeat to wake the timer."""
+    client = make_client(heartbeat_interval=WAIT * 20, reply_timeout=WAIT * 20)
+    await client.connect()
+    await client.push("console:lobby", "echo", {}, timeout=0.05)
+    with pytest.raises(fastphx.PushTimeout):
+        await asyncio.wait_for(client.push("console:lobby", "never", {}, timeout=0.2), WAIT)
+    assert len(client._proto.refs) == 0
+
+
+async def test_short_push_timeout_before_a_long_one(make_client: MakeClient) -> None:
+    """A push with a short timeout fails at its own deadline while a push with a long
+    timeout is still pending (the timer moves to the earlier deadline)."""
+    client = make_client(heartbeat_interval=WAIT * 20, reply_timeout=WAIT * 20)
+    await client.connect()
+    slow = asyncio.ensure_future(client.push("console:lobby", "never", {}, timeout=WAIT * 20))
+    with pytest.raises(fastphx.PushTimeout):
+        await asyncio.wait_for(client.push("console:lobby", "never", {}, timeout=0.05), WAIT)
+    assert not slow.done()
+    slow.cancel()
+
+
+async def test_pushes_stay_in_order_through_write_backpressure(
+        server: PhoenixTestServer, make_client: MakeClient) -> None:
+    """Pushes made while the socket cannot take more (the path to the server stalled) reach
+    the server in the order they were made, each answered, once it flows again: a frame
+    written from the caller never overtakes one left to the writer task."""
+    received: list[int] = []
+
+    async def record(ctx: ChannelContext, payload: Any) -> Any:
+        received.append(payload["i"])
+        return {"i": payload["i"]}
+
+    server.add_channel("order:*", join=lambda ctx, params: {}, handlers={"record": record})
+    async with FaultProxy("127.0.0.1", server.port) as proxy:
+        client = make_client(url=proxy.url_for(server.url), topic="order:a")
+        await client.connect()
+        proxy.stall()
+        blob, count = "x" * 200_000, 100  # 20 MB: past the proxy's and the kernel's buffers
+        calls = [asyncio.ensure_future(client.push(
+            "order:a", "record", {"i": i, "blob": blob}, timeout=WAIT * 4))
+            for i in range(count)]
+        await proxy.wait_for(lambda: client.stats()["pending_replies"] == count, WAIT)
+        proxy.resume()
+        replies = await asyncio.wait_for(asyncio.gather(*calls), WAIT * 4)
+    assert [r.response["i"] for r in replies] == list(range(count))
+    assert received == list(range(count))
 
 
 async def test_concurrent_pushes_across_topics(make_client: MakeClient) -> None:

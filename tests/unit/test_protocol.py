@@ -171,6 +171,31 @@ def test_push_timeout() -> None:
     assert isinstance(event, PushFailed) and isinstance(event.error, PushTimeout)
 
 
+def test_earliest_added_says_when_a_sooner_deadline_was_set() -> None:
+    """earliest_added holds the earliest deadline set since next_deadline() (a settled
+    reply sets none), so a driver with a timer due no later need not ask again."""
+    proto, _ = connected()
+    assert proto.next_deadline() == HB and proto.earliest_added == float("inf")
+    proto.push("room:1", "a", {}, "w", 2.0, timeout=3.0)
+    proto.push("room:1", "b", {}, "w", 2.0, timeout=1.0)
+    assert proto.earliest_added == 3.0
+    assert proto.next_deadline() == 3.0 and proto.earliest_added == float("inf")
+    for frame in sent(proto):
+        proto.receive_frame(reply(frame))
+    assert proto.earliest_added == float("inf")  # a reply never makes a deadline sooner
+
+
+def test_settled_pushes_leave_the_timeout_heap() -> None:
+    """The timeout heap holds no settled pushes in front of a pending one: it stays small
+    under a stream of answered pushes, next_deadline() never being called."""
+    proto, _ = connected()
+    for i in range(1000):
+        proto.push("room:1", "a", {"i": i}, "w", 1.0)
+        (frame,) = sent(proto)
+        proto.receive_frame(reply(frame))
+    assert len(proto._timeouts) <= 1
+
+
 def test_cancel_forgets_the_waiter() -> None:
     """A cancelled push's late reply is dropped."""
     proto, _ = connected()

@@ -57,6 +57,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.by_ref: dict[str, Waiter] = {}
         self.dialing = False
         self.closed = False
+        self.armed: float | None = None  # the driver's timer (see _rearm)
         self.proto.connecting()
         self._join("room:0", {})
         self.dialing = True  # the first dial is under way
@@ -112,9 +113,21 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule(dt=st.sampled_from([0.0, 0.5, 1.0, 3.0, 6.0]))
     def time_passes(self, dt: float) -> None:
         self.now += dt
-        deadline = self.proto.next_deadline()
-        if deadline is not None and deadline <= self.now:
+        self._rearm()
+        if self.armed is not None and self.armed <= self.now:  # it fires, maybe early
+            self.armed = None
             self.proto.handle_timeout(self.now)
+            self._rearm()
+
+    def _rearm(self) -> None:
+        """What Client._reschedule does after every input: keep a timer due no later than
+        every deadline set since (earliest_added), else arm for next_deadline()."""
+        proto = self.proto
+        if self.armed is not None and proto.earliest_added >= self.armed:
+            return
+        deadline = proto.next_deadline()
+        if self.armed is None or (deadline is not None and deadline < self.armed):
+            self.armed = deadline
 
     @rule()
     def pause_and_resume(self) -> None:
@@ -204,6 +217,10 @@ class ProtocolMachine(RuleBasedStateMachine):
     @invariant()
     def invariants_hold(self) -> None:
         self._drain()
+        self._rearm()
+        deadline = self.proto.next_deadline()  # the driver's timer is never late
+        assert deadline is None or (self.armed is not None and self.armed <= deadline), (
+            self.armed, deadline)
         assert all(n <= 1 for n in self.ended.values()), self.ended
         self._status_consistent_with_channels()
         self._a_deadline_whenever_something_is_pending()
