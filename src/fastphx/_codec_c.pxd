@@ -5,6 +5,7 @@
 from fastphx._text cimport load_payload, scan_text, splice
 
 cdef object _dumps
+cdef object _tuple_new
 cdef object _JSONDecodeError
 cdef str _PHX_REPLY
 cdef frozenset _CONTROL_EVENTS
