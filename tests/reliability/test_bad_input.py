@@ -119,9 +119,9 @@ class Session:
 
 
 @pytest.fixture
-async def session(server: PhoenixTestServer,
-                  clients: list[fastphx.Client]) -> AsyncIterator[Session]:
-    client = make_client(server.url)
+async def session(server: PhoenixTestServer, clients: list[fastphx.Client],
+                  transport: str) -> AsyncIterator[Session]:
+    client = make_client(server.url, transport)
     clients.append(client)
     await client.connect()
     yield Session(server, client)
@@ -216,9 +216,9 @@ async def test_close_1000_ends_session(session: Session) -> None:
 
 
 async def test_oversize_message_rejected(server: PhoenixTestServer,
-                                         clients: list[fastphx.Client]) -> None:
+                                         clients: list[fastphx.Client], transport: str) -> None:
     """A message over max_message_size is rejected (counted, redialed), not buffered."""
-    client = make_client(server.url, max_message_size=1 << 20)
+    client = make_client(server.url, transport, max_message_size=1 << 20)
     clients.append(client)
     await client.connect()
     session = Session(server, client)
@@ -231,12 +231,13 @@ async def test_oversize_message_rejected(server: PhoenixTestServer,
 
 
 async def test_corpus_repeated_memory_bounded(server: PhoenixTestServer,
-                                              clients: list[fastphx.Client]) -> None:
+                                              clients: list[fastphx.Client],
+                                              transport: str) -> None:
     """The malformed corpus sent 100 times: every frame counted, RSS does not grow. (The
     client logs to a silent logger here: the suite's log capture keeps every record.)"""
     quiet = logging.getLogger("relsuite.quiet")
     quiet.propagate, quiet.disabled = False, True
-    client = make_client(server.url, logger=quiet)
+    client = make_client(server.url, transport, logger=quiet)
     clients.append(client)
     await client.connect()
     session = Session(server, client)

@@ -152,8 +152,9 @@ FAULTS: dict[str, Callable[[Cycle], Awaitable[None]]] = {
 }
 
 
-async def run_cycles(server: PhoenixTestServer, proxy: FaultProxy, fault: str) -> None:
-    client = make_client(proxy.url_for(server.url), heartbeat_interval=HEARTBEAT,
+async def run_cycles(server: PhoenixTestServer, proxy: FaultProxy, fault: str,
+                     transport: str) -> None:
+    client = make_client(proxy.url_for(server.url), transport, heartbeat_interval=HEARTBEAT,
                          close_timeout=CLOSE_TIMEOUT, connect_timeout=0.3 * SCALE)
     cycle = Cycle(server, proxy, client)
     try:
@@ -175,11 +176,11 @@ async def run_cycles(server: PhoenixTestServer, proxy: FaultProxy, fault: str) -
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_fault_cycles(server: PhoenixTestServer, fault: str) -> None:
+async def test_fault_cycles(server: PhoenixTestServer, fault: str, transport: str) -> None:
     """Ten cycles of one fault: the client recovers fully each time and leaks nothing."""
     fds, tasks = open_fds(), live_tasks()
     async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
-        await run_cycles(server, proxy, fault)
+        await run_cycles(server, proxy, fault, transport)
         await proxy.wait_for_active(0, TIMEOUT)
     await server.wait_for_connections(0, timeout=TIMEOUT)
     await wait_until(lambda: (open_fds(), live_tasks()) == (fds, tasks))

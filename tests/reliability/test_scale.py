@@ -29,17 +29,18 @@ async def big_server() -> AsyncIterator[PhoenixTestServer]:
 
 @pytest.fixture
 async def client(server: PhoenixTestServer,
-                 clients: list[fastphx.Client]) -> fastphx.Client:
-    made = make_client(server.url, reply_timeout=60.0)
+                 clients: list[fastphx.Client], transport: str) -> fastphx.Client:
+    made = make_client(server.url, transport, reply_timeout=60.0)
     clients.append(made)
     await made.connect()
     return made
 
 
 async def test_thousand_topics_rejoined_after_drop(big_server: PhoenixTestServer,
-                                                   clients: list[fastphx.Client]) -> None:
+                                                   clients: list[fastphx.Client],
+                                                   transport: str) -> None:
     """1,000 topics joined at once are all rejoined (one ``rejoined`` each) after a drop."""
-    client = make_client(big_server.url)
+    client = make_client(big_server.url, transport)
     clients.append(client)
     await client.connect()
     topics = [f"room:t{i}" for i in range(TOPICS)]
