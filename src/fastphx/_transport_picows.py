@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import socket
 import ssl as ssl_module
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -299,6 +300,50 @@ def _ssl_context(ssl: Any) -> ssl_module.SSLContext | None:
                     f"ssl.SSLContext, not {type(ssl).__name__}")
 
 
+class _Socket:
+    """The TCP socket of one dial, opened by us (picows' ``socket_factory``) so that a dial
+    given up can end it: picows leaves the socket open when ``ws_connect`` is cancelled
+    (timed out, or the client closed) while it waits for the handshake response."""
+
+    __slots__ = ("handed", "sock")
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.handed = False  # picows wraps it in a transport: that transport closes it
+
+    async def connect(self, url: Any) -> socket.socket:
+        """A TCP connection to the first of ``url``'s addresses that accepts."""
+        loop = asyncio.get_running_loop()
+        error: OSError = OSError(f"no address for {url.host}")
+        for family, kind, proto, _, address in await loop.getaddrinfo(
+                url.host, url.port, type=socket.SOCK_STREAM):
+            sock = self.sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            self.handed = True
+            return sock
+        raise error
+
+    def abandon(self) -> None:
+        """End the dial's socket: closed if picows never had it; else shut down, so its
+        transport reads EOF and closes itself (the handshake wait then ends)."""
+        sock = self.sock
+        if sock is None:
+            return
+        if not self.handed:
+            sock.close()
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by its transport
+
+
 class PicowsTransport:
     """Dials with picows' ``ws_connect``."""
 
@@ -307,14 +352,45 @@ class PicowsTransport:
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logging.getLogger(f"{logger.name}.picows")
+        self._dialing: set[_Socket] = set()
 
     async def dial(self, url: URL, *, headers: Mapping[str, str], protocols: tuple[str, ...],
                    ssl: Any, connect_timeout: float, close_timeout: float,
                    max_message_size: int | None, redact: Callable[[str], str],
                    shown_url: str, compress: bool = False) -> PicowsConnection:
         """Open the WebSocket; raise AuthError / ConnectError / ConnectTimeout (redacted).
-        ``compress`` is always False here (refused by ``make_transport``)."""
-        context = _ssl_context(ssl)
+        ``compress`` is always False here (refused by ``make_transport``). A dial that
+        fails, times out or is cancelled leaves no socket open."""
+        conn = PicowsConnection(max_message_size)
+        tcp = _Socket()
+        self._dialing.add(tcp)
+        error: FastphxError | None = None
+        connected = False
+        try:
+            await asyncio.wait_for(self._connect(conn, tcp, url, headers, protocols, ssl,
+                                                 max_message_size, redact), connect_timeout)
+            connected = conn._transport is not None
+            if not connected:  # the socket ended before the handshake response
+                error = ConnectError(f"connection closed during the WebSocket handshake "
+                                     f"({shown_url})")
+        except picows.WSHandshakeError as exc:
+            error = _handshake_error(exc, redact)
+        except asyncio.TimeoutError:
+            error = dial_timeout(connect_timeout, shown_url)
+        except (picows.WSError, OSError, ValueError) as exc:
+            error = dial_unreachable(exc, shown_url, redact)
+        finally:
+            self._dialing.discard(tcp)
+            if not connected:  # failed, timed out or cancelled
+                tcp.abandon()
+        if error is not None:
+            raise error
+        return conn
+
+    async def _connect(self, conn: PicowsConnection, tcp: _Socket, url: URL,
+                       headers: Mapping[str, str], protocols: tuple[str, ...], ssl: Any,
+                       max_message_size: int | None, redact: Callable[[str], str]) -> None:
+        """picows' ``ws_connect`` on ``tcp``'s socket with ``conn`` as the listener."""
         extra = dict(headers)
         if protocols:
             extra["Sec-WebSocket-Protocol"] = ", ".join(protocols)
@@ -322,25 +398,17 @@ class PicowsTransport:
             basic = f"{url.user}:{url.password or ''}".encode()
             extra["Authorization"] = "Basic " + base64.b64encode(basic).decode("ascii")
             url = url.with_user(None)
-        conn = PicowsConnection(max_message_size)
-        error: FastphxError
-        try:
-            await asyncio.wait_for(picows.ws_connect(
-                lambda: conn, str(url), ssl_context=context, websocket_handshake_timeout=None,
-                logger_name=_RedactingLogger(self._logger, redact), enable_auto_pong=True,
-                max_frame_size=max_message_size or _UNBOUNDED, extra_headers=extra,
-                max_redirects=0), connect_timeout)
-            return conn
-        except picows.WSHandshakeError as exc:
-            error = _handshake_error(exc, redact)
-        except asyncio.TimeoutError:
-            error = dial_timeout(connect_timeout, shown_url)
-        except (picows.WSError, OSError, ValueError) as exc:
-            error = dial_unreachable(exc, shown_url, redact)
-        raise error
+        await picows.ws_connect(
+            lambda: conn, str(url), ssl_context=_ssl_context(ssl), socket_factory=tcp.connect,
+            websocket_handshake_timeout=None, logger_name=_RedactingLogger(self._logger, redact),
+            enable_auto_pong=True, max_frame_size=max_message_size or _UNBOUNDED,
+            extra_headers=extra, max_redirects=0)
 
     async def aclose(self) -> None:
-        """Nothing to release: picows keeps no session."""
+        """Give up the dials in flight (close() during connect()): each fails at once with
+        ConnectError. picows keeps no session."""
+        for tcp in list(self._dialing):
+            tcp.abandon()
 
 
 def _handshake_error(exc: Any, redact: Callable[[str], str]) -> FastphxError:

@@ -184,3 +184,24 @@ async def test_fault_cycles(server: PhoenixTestServer, fault: str, transport: st
         await proxy.wait_for_active(0, TIMEOUT)
     await server.wait_for_connections(0, timeout=TIMEOUT)
     await wait_until(lambda: (open_fds(), live_tasks()) == (fds, tasks))
+
+
+
+@pytest.mark.parametrize("fault", ["cut", "reset"])
+async def test_dial_ended_during_handshake(server: PhoenixTestServer, fault: str,
+                                           transport: str) -> None:
+    """A connection ended before the upgrade is answered fails connect() typed, promptly,
+    leaking nothing: ConnectError (aiohttp retries the upgrade once, on a connection that
+    hangs too, and ends with ConnectTimeout)."""
+    fds, tasks = open_fds(), live_tasks()
+    async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
+        proxy.hang(True)
+        client = make_client(proxy.url_for(server.url), transport, connect_timeout=1.0 * SCALE)
+        connecting = asyncio.ensure_future(client.connect())
+        await proxy.wait_for(lambda: proxy.hung == 1, TIMEOUT)
+        getattr(proxy, fault)()
+        expected = fastphx.ConnectTimeout if transport == "aiohttp" else fastphx.ConnectError
+        with pytest.raises(expected):
+            await asyncio.wait_for(connecting, TIMEOUT)
+        assert client.status is Status.CLOSED
+    await wait_until(lambda: (open_fds(), live_tasks()) == (fds, tasks))
