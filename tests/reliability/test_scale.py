@@ -1,9 +1,9 @@
 """Scale: 1,000 topics rejoined after a forced drop; 100k concurrent pushes answered, timed
 out, or cancelled, with the client's internal tables empty afterwards.
 
-The tables are the sans-I/O core's, the same on every transport; on picows the pushes run
-at a quarter of the size (25k: still far past the socket's write buffer, so its send path
-pauses and resumes), which keeps the suite's time bounded."""
+The tables are the sans-I/O core's, the same on every transport: on picows the pushes run
+at a quarter of the size (25k), enough to check its send and reply paths, and the suite's
+time stays bounded."""
 
 from __future__ import annotations
 
