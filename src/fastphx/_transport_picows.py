@@ -9,14 +9,15 @@ the same contract as the aiohttp adapter (``_transport.py``):
 - Backpressure: when the hot path says a buffer went past its bound, reading the socket is
   paused (``pause_reading()`` of the asyncio transport, so the server's writes block) and
   :meth:`PicowsConnection.run` awaits the client's ``overflowed()``; frames picows had
-  already parsed from the same read are queued (at most one read buffer) and delivered
-  first, in order, before reading resumes.
+  already parsed from the same read are queued and delivered first, in order, before
+  reading resumes. A read takes at most 64 KiB (``_BoundedReads``), which bounds that
+  queue; picows' own reads grow with what the kernel holds.
 - Messages: fragmented messages are reassembled; one over ``max_message_size`` (a frame or
   the assembled message) closes the socket with 1009 and sets ``too_big``. RSV bits fail
   the connection, except on a whole TEXT message (the hot path does not read them).
 - Dials: the adapter opens the TCP socket itself (picows' ``socket_factory``) and shuts it
   down when a dial fails, times out or is cancelled (picows leaves it open when cancelled
-  during the handshake); ``aclose()`` gives up the dials in flight.
+  during the handshake); ``aclose()`` gives up the dials waiting for a handshake.
 - TLS verification is on by default (``ssl=None``: the system's CAs; ``False``: off).
 - Secrets: every error is redacted and raised outside the ``except`` block (nothing
   chained); picows' own log lines go through a redacting adapter (its debug level logs
@@ -47,6 +48,7 @@ __all__ = ["PicowsConnection", "PicowsTransport"]
 TEXT, BINARY = WSMsgType.TEXT, WSMsgType.BINARY
 _UNBOUNDED = 1 << 62  # picows wants a number: "no bound"
 _ABNORMAL = 1006  # the socket ended without a close frame (RFC 6455 7.1.5)
+_READ_SIZE = 1 << 16  # the most bytes read from the socket at once (aiohttp's read_bufsize)
 
 
 class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -61,6 +63,38 @@ class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         if self.isEnabledFor(level):
             text = str(msg) % args if args else str(msg)
             self.logger.log(level, "picows: %s", self._redact(text))
+
+
+class _BoundedReads(asyncio.BufferedProtocol):
+    """Between the socket and picows' protocol: hands out at most ``_READ_SIZE`` bytes of
+    picows' read buffer per read. picows doubles its buffer whenever a read fills it, so
+    after a pause (the kernel's queue full, up to tcp_rmem's max) it grew to megabytes, and
+    every frame parsed from one such read is queued in ``PicowsConnection._pending``: 200,000
+    in the soak test (tests/reliability/test_soak.py) instead of about 1,600."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        buffer: memoryview = self._inner.get_buffer(sizehint)
+        return buffer[:_READ_SIZE]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._inner.buffer_updated(nbytes)
+
+    def eof_received(self) -> bool | None:
+        return bool(self._inner.eof_received())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
 
 
 class PicowsConnection(WSListener):
@@ -92,7 +126,9 @@ class PicowsConnection(WSListener):
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._transport = transport
-        transport.underlying_transport.pause_reading()  # until run() delivers
+        socket_transport = transport.underlying_transport
+        socket_transport.pause_reading()  # until run() delivers
+        socket_transport.set_protocol(_BoundedReads(socket_transport.get_protocol()))
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         """Hot path: a whole TEXT message (not inside a fragmented one) goes straight in, or
@@ -335,23 +371,22 @@ class _Socket:
                 sock.close()
                 error = exc
                 continue
+            except BaseException:  # cancelled: as asyncio's own create_connection does
+                sock.close()
+                raise
             self.handed = True
             return sock
         raise error
 
     def abandon(self) -> None:
-        """End the dial's socket: closed if picows never had it; else shut down, so its
-        transport reads EOF and closes itself (the handshake wait then ends)."""
+        """Shut down the socket picows has: its transport reads EOF and closes itself, and
+        a handshake wait ends. A socket still connecting is closed by :meth:`connect`."""
         sock = self.sock
-        if sock is None:
-            return
-        if not self.handed:
-            sock.close()
-            return
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed by its transport
+        if self.handed and sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its transport
 
 
 class PicowsTransport:
@@ -415,8 +450,9 @@ class PicowsTransport:
             extra_headers=extra, max_redirects=0)
 
     async def aclose(self) -> None:
-        """Give up the dials in flight (close() during connect()): each fails at once with
-        ConnectError. picows keeps no session."""
+        """Give up the dials in flight (close() during connect()): each waiting for its
+        handshake fails at once with ConnectError (one still in its TCP connect ends by
+        its ``connect_timeout``). picows keeps no session."""
         for tcp in list(self._dialing):
             tcp.abandon()
 
