@@ -101,8 +101,8 @@ class _BoundedReads(asyncio.BufferedProtocol):
 class PicowsConnection(WSListener):
     """One picows WebSocket behind the seam (``_transport.Connection``)."""
 
-    __slots__ = ("_disconnected", "_error", "_fragments", "_fragments_binary", "_handle",
-                 "_max", "_overflow", "_paused", "_pending", "_transport", "_wake",
+    __slots__ = ("_closing", "_disconnected", "_error", "_fragments", "_fragments_binary",
+                 "_handle", "_max", "_overflow", "_paused", "_pending", "_transport", "_wake",
                  "_writable", "close_code", "too_big")
 
     def __init__(self, max_message_size: int | None) -> None:
@@ -119,6 +119,7 @@ class PicowsConnection(WSListener):
         self._fragments: bytearray | None = None
         self._fragments_binary = False
         self._disconnected = False
+        self._closing = False  # close() was called: run() has returned, data is dropped
         self._error: BaseException | None = None
         self._wake: asyncio.Future[None] | None = None
         self._writable: asyncio.Event | None = None
@@ -138,7 +139,8 @@ class PicowsConnection(WSListener):
         the payload as it would any other (docs/client.md, Transports)."""
         if frame.msg_type is TEXT and frame.fin and self._fragments is None:
             if self._paused:  # keep the order: after what is queued
-                self._pending.append(frame.get_payload_as_bytes())
+                if not self._closing:
+                    self._pending.append(frame.get_payload_as_bytes())
                 return
             try:
                 if self._handle(frame.get_payload_as_bytes(), False):  # type: ignore[misc]
@@ -211,7 +213,8 @@ class PicowsConnection(WSListener):
 
     def _deliver(self, data: bytes, binary: bool) -> None:
         if self._paused:
-            self._pending.append((data, True) if binary else data)
+            if not self._closing:
+                self._pending.append((data, True) if binary else data)
             return
         try:
             if self._handle(data, binary):  # type: ignore[misc]
@@ -265,12 +268,14 @@ class PicowsConnection(WSListener):
             if self._overflow:
                 self._overflow = False
                 await overflowed()
-            while pending:
+            while pending and not self._closing:
                 item = pending.popleft()
                 if handle(item, False) if item.__class__ is bytes else handle(item[0], True):
                     await overflowed()
             if self._error is not None:
                 raise self._error
+            if self._closing:  # close() waits for the handshake; the reader is done
+                return
             if self._disconnected:
                 await self._retrieve()
                 return
@@ -310,10 +315,17 @@ class PicowsConnection(WSListener):
         transport.send(BINARY if binary else TEXT, data)
 
     async def close(self, timeout: float, code: int = 1000) -> None:
-        """Send a close frame, wait at most ``timeout`` seconds for the peer's, disconnect."""
+        """Send a close frame, wait at most ``timeout`` seconds for the peer's, disconnect.
+        :meth:`run` returns at once, as aiohttp's reader does when its socket is closed: a
+        dead link is redialed without waiting for this handshake. A second call returns
+        at once."""
         transport = self._transport
-        if transport is None:
+        if transport is None or self._closing:
             return
+        self._closing = True
+        self._paused = True  # nothing more reaches the hot path
+        self._pending.clear()
+        self._wakeup()
         if not transport.is_disconnected:
             if not transport.is_close_frame_sent:
                 transport.send_close(WSCloseCode(code))
@@ -323,8 +335,6 @@ class PicowsConnection(WSListener):
                 pass
             transport.disconnect(graceful=False)
         await self._retrieve()
-        self._paused = True  # nothing more reaches the hot path
-        self._wakeup()
 
 
 def _code(code: Any) -> int:

@@ -205,3 +205,25 @@ async def test_dial_ended_during_handshake(server: PhoenixTestServer, fault: str
             await asyncio.wait_for(connecting, TIMEOUT)
         assert client.status is Status.CLOSED
     await wait_until(lambda: (open_fds(), live_tasks()) == (fds, tasks))
+
+
+async def test_stall_redialed_without_waiting_for_close(server: PhoenixTestServer,
+                                                        transport: str) -> None:
+    """A silent link is given up within two heartbeat intervals even with a long
+    close_timeout: the redial does not wait for a close handshake the dead link cannot
+    complete (that wait goes on in the background)."""
+    async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
+        client = make_client(proxy.url_for(server.url), transport, heartbeat_interval=HEARTBEAT,
+                             close_timeout=10 * TIMEOUT)
+        try:
+            await client.connect()
+            events = client.pushes(events={"reconnecting"})
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            proxy.stall()
+            await asyncio.wait_for(anext(events), TIMEOUT)
+            detected = loop.time() - start
+        finally:
+            proxy.resume()  # the old link's close handshake completes
+            await client.close()
+    assert detected <= 2 * HEARTBEAT + 0.25 * SCALE, detected
