@@ -186,7 +186,6 @@ async def test_fault_cycles(server: PhoenixTestServer, fault: str, transport: st
     await wait_until(lambda: (open_fds(), live_tasks()) == (fds, tasks))
 
 
-
 @pytest.mark.parametrize("fault", ["cut", "reset"])
 async def test_dial_ended_during_handshake(server: PhoenixTestServer, fault: str,
                                            transport: str) -> None:
