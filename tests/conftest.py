@@ -1,4 +1,5 @@
-"""Shared fixtures: the ``codec`` fixture runs a test on both codec builds ("c" and "py").
+"""Shared fixtures: the ``codec`` fixture runs a test on both codec builds ("c" and "py");
+the ``transport`` fixture runs a client test on every transport ("aiohttp" and "picows").
 
 A missing C extension skips the "c" run with a reason, except under ``CI`` or
 ``FASTPHX_REQUIRE_EXTENSION=1``, where it fails: CI must never silently skip the C build.
@@ -7,12 +8,14 @@ A missing C extension skips the "c" run with a reason, except under ``CI`` or
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from types import ModuleType
 
 import pytest
 
 CODEC_MODULES = {"c": "fastphx._codec_c", "py": "fastphx._codec_py"}
+TRANSPORTS = ("aiohttp", "picows")  # fastphx._transport.TRANSPORTS (the fixture checks)
 
 
 def extension_required() -> bool:
@@ -49,3 +52,16 @@ def codec_c() -> ModuleType:
 def codec_py() -> ModuleType:
     """The pure-Python build."""
     return load_codec("py")
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each client test runs on every transport (the behaviour must be the same); one whose
+    library is not installed (picows is optional) is skipped."""
+    from fastphx._transport import TRANSPORTS as CLIENT_TRANSPORTS
+
+    assert TRANSPORTS == CLIENT_TRANSPORTS, "a transport is missing from the fixture"
+    name: str = request.param
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed (pip install 'fastphx[{name}]')")
+    return name

@@ -2,15 +2,14 @@
 
 ``raw_phx`` opens raw aiohttp WebSocket connections (no fastphx client involved) and wraps
 each in a :class:`RawPhx` that sends and reads Phoenix V2 frames; every connection and
-session is closed after the test. ``transport`` runs a client test once per transport
-(``aiohttp``; ``picows``, skipped when it is not installed). ``TIMEOUT`` is the scaled
+session is closed after the test. (The ``transport`` fixture, one run per transport, is in
+tests/conftest.py: the reliability suite uses it too.) ``TIMEOUT`` is the scaled
 wait used by these tests (``FASTPHX_TEST_TIMEOUT_SCALE`` multiplies it on slow machines).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -66,15 +65,6 @@ class RawPhx:
 
 
 ConnectPhx = Callable[..., Awaitable[RawPhx]]
-
-
-@pytest.fixture(params=["aiohttp", "picows"])
-def transport(request: pytest.FixtureRequest) -> str:
-    """Each client test runs on every transport (the behaviour must be the same)."""
-    name: str = request.param
-    if name == "picows" and importlib.util.find_spec("picows") is None:
-        pytest.skip("picows is not installed (pip install 'fastphx[picows]')")
-    return name
 
 
 @pytest.fixture

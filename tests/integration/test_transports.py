@@ -109,23 +109,28 @@ async def test_tls_with_a_trusted_context_or_verification_off(
 
 async def test_picows_pause_reaches_the_socket(server: PhoenixTestServer) -> None:
     """On picows, whenever the reader waits for the consumer (PAUSE/BLOCKED), the socket is
-    not being read; every push still arrives, in order."""
+    not being read and at most one read (64 KiB) of parsed frames waits in the adapter;
+    every push still arrives, in order."""
     pytest.importorskip("picows")
     client = fastphx.Client(server.url, topic="room:p", transport="picows",
                             push_buffer_size=4, **FAST)
     stream = client.pushes(topic="room:p", events={"n"})
     reading_at_pause: list[bool] = []
+    queued_at_pause: list[int] = []
     overflowed = client._overflowed
 
     async def recording() -> None:
         conn: Any = client._ws
         reading_at_pause.append(conn._transport.underlying_transport.is_reading())
+        queued_at_pause.append(sum(len(i if i.__class__ is bytes else i[0])
+                                   for i in conn._pending))
         await overflowed()
 
     client._overflowed = recording  # type: ignore[method-assign]
     await client.connect()
-    count = 3000
-    await server.push_many("room:p", "n", ({"i": i} for i in range(count)))
+    count = 50_000  # megabytes behind the paused reader: the kernel's queue fills
+    producer = asyncio.ensure_future(
+        server.push_many("room:p", "n", ({"i": i} for i in range(count))))
 
     async def take() -> list[int]:
         seen = []
@@ -137,9 +142,11 @@ async def test_picows_pause_reaches_the_socket(server: PhoenixTestServer) -> Non
 
     try:
         assert await asyncio.wait_for(take(), TIMEOUT * 4) == list(range(count))
+        await producer
     finally:
         await client.close()
     assert reading_at_pause and not any(reading_at_pause)
+    assert max(queued_at_pause) <= 1 << 16, max(queued_at_pause)
 
 
 def test_picows_reassembles_fragments_and_bounds_them() -> None:

@@ -1,5 +1,6 @@
 """close() in one client state, run as a script under asyncio debug mode with warnings as
-errors (``python -X dev -W error close_states.py STATE``); test_close_states.py runs it.
+errors (``python -X dev -W error close_states.py STATE TRANSPORT``); test_close_states.py
+runs it for every state and transport.
 
 Each scenario puts a client in a state, calls close() and checks that it returns within
 PROMPT and that every waiter (connect, joins, pushes, iterators) ended with a typed fastphx
@@ -45,10 +46,10 @@ def typed(waiter: asyncio.Future[Any], *kinds: type[BaseException]) -> None:
     assert isinstance(waiter.exception(), kinds), repr(waiter.exception())
 
 
-async def during_connect(server: PhoenixTestServer, proxy: FaultProxy) -> None:
+async def during_connect(server: PhoenixTestServer, proxy: FaultProxy, transport: str) -> None:
     """close() while connect() waits for a handshake that never comes (a hung server)."""
     proxy.hang(True)
-    client = make_client(proxy.url_for(server.url), connect_timeout=30.0,
+    client = make_client(proxy.url_for(server.url), transport, connect_timeout=30.0,
                          close_timeout=CLOSE_TIMEOUT)
     connecting = asyncio.ensure_future(client.connect())
     await proxy.wait_for(lambda: proxy.hung == 1, TIMEOUT)
@@ -56,9 +57,9 @@ async def during_connect(server: PhoenixTestServer, proxy: FaultProxy) -> None:
     typed(connecting, fastphx.ClientClosedError)  # as docs/client.md says of close()
 
 
-async def during_join(server: PhoenixTestServer, proxy: FaultProxy) -> None:
+async def during_join(server: PhoenixTestServer, proxy: FaultProxy, transport: str) -> None:
     """close() while a join waits for its reply on a stalled link."""
-    client = make_client(proxy.url_for(server.url), close_timeout=CLOSE_TIMEOUT)
+    client = make_client(proxy.url_for(server.url), transport, close_timeout=CLOSE_TIMEOUT)
     await client.connect()
     proxy.stall()
     joining = asyncio.ensure_future(client.join_topic("room:1"))
@@ -67,9 +68,9 @@ async def during_join(server: PhoenixTestServer, proxy: FaultProxy) -> None:
     typed(joining, fastphx.ClientClosedError)
 
 
-async def during_backoff(server: PhoenixTestServer, proxy: FaultProxy) -> None:
+async def during_backoff(server: PhoenixTestServer, proxy: FaultProxy, transport: str) -> None:
     """close() while the client waits a long backoff before redialing."""
-    client = make_client(proxy.url_for(server.url), reconnect_delay=lambda n: 60.0,
+    client = make_client(proxy.url_for(server.url), transport, reconnect_delay=lambda n: 60.0,
                          close_timeout=CLOSE_TIMEOUT)
     await client.connect()
     events = client.pushes(events={"reconnecting"})
@@ -80,9 +81,9 @@ async def during_backoff(server: PhoenixTestServer, proxy: FaultProxy) -> None:
     typed(pushing, fastphx.ClientClosedError)
 
 
-async def during_redial(server: PhoenixTestServer, proxy: FaultProxy) -> None:
+async def during_redial(server: PhoenixTestServer, proxy: FaultProxy, transport: str) -> None:
     """close() while a redial's handshake hangs."""
-    client = make_client(proxy.url_for(server.url), connect_timeout=30.0,
+    client = make_client(proxy.url_for(server.url), transport, connect_timeout=30.0,
                          close_timeout=CLOSE_TIMEOUT)
     await client.connect()
     proxy.hang(True)
@@ -91,9 +92,10 @@ async def during_redial(server: PhoenixTestServer, proxy: FaultProxy) -> None:
     await closes_promptly(client)
 
 
-async def with_pending_pushes(server: PhoenixTestServer, proxy: FaultProxy) -> None:
+async def with_pending_pushes(server: PhoenixTestServer, proxy: FaultProxy,
+                              transport: str) -> None:
     """close() with 10,000 pushes awaiting replies that never come."""
-    client = make_client(server.url, close_timeout=CLOSE_TIMEOUT)
+    client = make_client(server.url, transport, close_timeout=CLOSE_TIMEOUT)
     await client.connect()
     pushes = [asyncio.ensure_future(client.push("room:0", "never", {}, timeout=60))
               for _ in range(10_000)]
@@ -107,10 +109,12 @@ async def drain(stream: fastphx.PushStream) -> int:
     return len([p async for p in stream])
 
 
-async def with_blocked_iterators(server: PhoenixTestServer, proxy: FaultProxy) -> None:
+async def with_blocked_iterators(server: PhoenixTestServer, proxy: FaultProxy,
+                                 transport: str) -> None:
     """close() with one iterator waiting for pushes, one full (the reader paused on it under
     ``block``), and a push waiting behind them."""
-    client = make_client(server.url, push_buffer_size=8, close_timeout=CLOSE_TIMEOUT)
+    client = make_client(server.url, transport, push_buffer_size=8,
+                         close_timeout=CLOSE_TIMEOUT)
     await client.connect()
     waiting = asyncio.ensure_future(drain(client.pushes(events={"none"})))
     full = client.pushes(events={"n"})
@@ -122,15 +126,15 @@ async def with_blocked_iterators(server: PhoenixTestServer, proxy: FaultProxy) -
     assert pushing.done()
 
 
-async def twice_concurrently(server: PhoenixTestServer, proxy: FaultProxy) -> None:
+async def twice_concurrently(server: PhoenixTestServer, proxy: FaultProxy, transport: str) -> None:
     """Two close() calls at once, and a third after: all return, the client is CLOSED."""
-    client = make_client(server.url, close_timeout=CLOSE_TIMEOUT)
+    client = make_client(server.url, transport, close_timeout=CLOSE_TIMEOUT)
     await client.connect()
     await asyncio.wait_for(asyncio.gather(client.close(), client.close()), PROMPT)
     await closes_promptly(client)
 
 
-SCENARIOS: dict[str, Callable[[PhoenixTestServer, FaultProxy], Awaitable[None]]] = {
+SCENARIOS: dict[str, Callable[[PhoenixTestServer, FaultProxy, str], Awaitable[None]]] = {
     "connect": during_connect,
     "join": during_join,
     "backoff": during_backoff,
@@ -141,7 +145,7 @@ SCENARIOS: dict[str, Callable[[PhoenixTestServer, FaultProxy], Awaitable[None]]]
 }
 
 
-async def main(name: str) -> None:
+async def main(name: str, transport: str) -> None:
     loop = asyncio.get_running_loop()
     loop.slow_callback_duration = 60.0  # slow-callback notes are timing noise on a busy CI box
     server = PhoenixTestServer(port=0)
@@ -149,8 +153,8 @@ async def main(name: str) -> None:
     async with server:
         port = server_port(server)
         async with FaultProxy("127.0.0.1", port) as proxy:
-            await SCENARIOS[name](server, proxy)
-    print(f"OK {name}")
+            await SCENARIOS[name](server, proxy, transport)
+    print(f"OK {name} {transport}")
 
 
 def configure_logging() -> None:
@@ -165,4 +169,4 @@ def configure_logging() -> None:
 
 if __name__ == "__main__":
     configure_logging()
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

@@ -1,6 +1,8 @@
 """The reliability suite (issue #14): marked ``reliability``; a DEBUG log of the whole run.
 
 Every test here gets the ``reliability`` marker (``-m "not reliability"`` skips the suite).
+A test that makes a client takes the ``transport`` fixture (tests/conftest.py) and passes
+it to ``relsuite.make_client``: it runs once per installed transport.
 Each log record of the session, at DEBUG from every logger, is formatted (message, args and
 traceback) and kept; the suite fails at the end if any record contains one of the fake
 secrets every client here carries (``relsuite.SECRETS``).

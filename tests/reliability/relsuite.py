@@ -65,10 +65,11 @@ def server_port(server: PhoenixTestServer) -> int:
     return int(server.url.split(":")[2].split("/")[0])
 
 
-def make_client(url: str, **options: Any) -> fastphx.Client:
-    """A client carrying the fake secrets, with fast redials, primary topic ``room:0``."""
+def make_client(url: str, transport: str, **options: Any) -> fastphx.Client:
+    """A client on ``transport`` ("aiohttp", "picows": the ``transport`` fixture) carrying
+    the fake secrets, with fast redials, primary topic ``room:0``."""
     settings: dict[str, Any] = {
-        "api_key": API_KEY, "auth_token": TOKEN, "topic": "room:0",
+        "transport": transport, "api_key": API_KEY, "auth_token": TOKEN, "topic": "room:0",
         "reconnect_delay": fast_delay, "rejoin_delay": fast_delay,
         "connect_timeout": 1.0 * SCALE, "reply_timeout": TIMEOUT, "close_timeout": 0.5}
     settings.update(options)

@@ -65,7 +65,7 @@ def ws_frame(opcode_byte: int, payload: bytes, mask: bytes | None = None,
 # WebSocket protocol violations written raw to the socket: the connection must be dropped
 # and redialed (they are not Phoenix frames, so they are not counted in client.malformed).
 PROTOCOL_VIOLATIONS: dict[str, bytes] = {
-    "rsv_bits": ws_frame(0xF1, b"{}"),
+    "rsv_bits_binary": ws_frame(0xF2, b"\x00"),
     "unknown_opcode": ws_frame(0x83, b"x"),
     "fragmented_ping": ws_frame(0x09, b"p"),
     "long_ping": ws_frame(0x89, b"p" * 126),
@@ -77,9 +77,14 @@ PROTOCOL_VIOLATIONS: dict[str, bytes] = {
     "close_bad_utf8_reason": ws_frame(0x88, struct.pack("!H", 1001) + b"\xff"),
     "length_high_bit": bytes([0x81, 0x7F]) + struct.pack("!Q", 1 << 63),
 }
-# aiohttp unmasks a masked server frame instead of failing the connection (RFC 6455 5.1 says
-# a client must close): the frame's "{}" then reaches fastphx, which counts it as malformed.
-MASKED_SERVER_FRAME = ws_frame(0x81, b"{}", mask=b"\x01\x02\x03\x04")
+# Violations one transport tolerates and the other fails the connection for (docs/client.md,
+# Transports): aiohttp unmasks a masked server frame (RFC 6455 5.1 says a client must close);
+# picows' hot path does not read the RSV bits of a whole TEXT message. The tolerated frame's
+# "{}" then reaches fastphx, which counts it as malformed.
+TOLERATED_BY: dict[str, tuple[bytes, str]] = {
+    "masked_server_frame": (ws_frame(0x81, b"{}", mask=b"\x01\x02\x03\x04"), "aiohttp"),
+    "rsv_bits_on_text": (ws_frame(0xF1, b"{}"), "picows"),
+}
 CLOSE_CODES = [1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
                4000, 4999]
 
@@ -119,9 +124,9 @@ class Session:
 
 
 @pytest.fixture
-async def session(server: PhoenixTestServer,
-                  clients: list[fastphx.Client]) -> AsyncIterator[Session]:
-    client = make_client(server.url)
+async def session(server: PhoenixTestServer, clients: list[fastphx.Client],
+                  transport: str) -> AsyncIterator[Session]:
+    client = make_client(server.url, transport)
     clients.append(client)
     await client.connect()
     yield Session(server, client)
@@ -188,13 +193,20 @@ async def test_protocol_violation_redialed(session: Session, name: str) -> None:
     assert session.client.error is None
 
 
-async def test_masked_server_frame_survived(session: Session) -> None:
-    """A masked server frame (tolerated by aiohttp) is counted as malformed; delivery goes on."""
+@pytest.mark.parametrize("name", list(TOLERATED_BY))
+async def test_violation_one_transport_tolerates(session: Session, name: str,
+                                                 transport: str) -> None:
+    """Survived either way: counted as malformed where tolerated, else the connection is
+    dropped and redialed; delivery goes on."""
+    data, tolerant = TOLERATED_BY[name]
     await session.expect_good()
     for conn in session.server.connections:
-        assert conn.write_framed(MASKED_SERVER_FRAME)
+        assert conn.write_framed(data)
+    if transport != tolerant:
+        await session.wait_rejoined()
     await session.expect_good()
-    assert session.client.malformed == 1 and session.client.status is Status.CONNECTED
+    assert session.client.malformed == (1 if transport == tolerant else 0)
+    assert session.client.status is Status.CONNECTED
 
 
 @pytest.mark.parametrize("code", CLOSE_CODES)
@@ -216,9 +228,9 @@ async def test_close_1000_ends_session(session: Session) -> None:
 
 
 async def test_oversize_message_rejected(server: PhoenixTestServer,
-                                         clients: list[fastphx.Client]) -> None:
+                                         clients: list[fastphx.Client], transport: str) -> None:
     """A message over max_message_size is rejected (counted, redialed), not buffered."""
-    client = make_client(server.url, max_message_size=1 << 20)
+    client = make_client(server.url, transport, max_message_size=1 << 20)
     clients.append(client)
     await client.connect()
     session = Session(server, client)
@@ -231,12 +243,13 @@ async def test_oversize_message_rejected(server: PhoenixTestServer,
 
 
 async def test_corpus_repeated_memory_bounded(server: PhoenixTestServer,
-                                              clients: list[fastphx.Client]) -> None:
+                                              clients: list[fastphx.Client],
+                                              transport: str) -> None:
     """The malformed corpus sent 100 times: every frame counted, RSS does not grow. (The
     client logs to a silent logger here: the suite's log capture keeps every record.)"""
     quiet = logging.getLogger("relsuite.quiet")
     quiet.propagate, quiet.disabled = False, True
-    client = make_client(server.url, logger=quiet)
+    client = make_client(server.url, transport, logger=quiet)
     clients.append(client)
     await client.connect()
     session = Session(server, client)

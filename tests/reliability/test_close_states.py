@@ -16,17 +16,17 @@ STATES = ["connect", "join", "backoff", "redial", "pending_pushes", "blocked_ite
           "twice"]
 
 
-def run_state(state: str) -> subprocess.CompletedProcess[str]:
+def run_state(state: str, transport: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", str(SCRIPT), state],
+        [sys.executable, "-X", "dev", "-W", "error", str(SCRIPT), state, transport],
         capture_output=True, text=True, timeout=12 * TIMEOUT, check=False)
 
 
 @pytest.mark.parametrize("state", STATES)
-def test_close_in_state(state: str) -> None:
+def test_close_in_state(state: str, transport: str) -> None:
     """close() in this state is prompt, ends every waiter typed, and leaves stderr empty."""
-    result = run_state(state)
+    result = run_state(state, transport)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
-    assert result.stdout.rstrip().endswith(f"OK {state}")
+    assert result.stdout.rstrip().endswith(f"OK {state} {transport}")
     assert not any(secret in result.stdout for secret in SECRETS)

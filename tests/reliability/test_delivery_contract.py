@@ -31,11 +31,11 @@ def add_flood(server: PhoenixTestServer) -> None:
     server.add_channel("flood:*", join=join, handlers={"echo": echo})
 
 
-async def test_head_of_stream_not_lost(server: PhoenixTestServer) -> None:
+async def test_head_of_stream_not_lost(server: PhoenixTestServer, transport: str) -> None:
     """Used as README shows, every push from the join reply onward reaches the iterator."""
     add_flood(server)
     seen = []
-    async with make_client(server.url, topic="flood:1") as client:
+    async with make_client(server.url, transport, topic="flood:1") as client:
         async for push in client.pushes(events={"n"}):
             seen.append(push.payload["i"])
             if len(seen) == FLOOD or push.payload["i"] == FLOOD - 1:
@@ -45,10 +45,10 @@ async def test_head_of_stream_not_lost(server: PhoenixTestServer) -> None:
 
 
 async def test_reply_not_stuck_behind_pushes(server: PhoenixTestServer,
-                                             clients: list[fastphx.Client]) -> None:
+                                             clients: list[fastphx.Client], transport: str) -> None:
     """With an iterator not being read, a push's reply still arrives behind FLOOD pushes."""
     add_flood(server)
-    client = make_client(server.url)
+    client = make_client(server.url, transport)
     clients.append(client)
     await client.connect()
     idle = client.pushes(events={"n"})
@@ -59,11 +59,11 @@ async def test_reply_not_stuck_behind_pushes(server: PhoenixTestServer,
 
 
 async def test_synthetic_events_bounded(server: PhoenixTestServer,
-                                        clients: list[fastphx.Client]) -> None:
+                                        clients: list[fastphx.Client], transport: str) -> None:
     """30 forced reconnects on 10 topics with no iterator stay within the bounds
     (push_buffer_size, plus max_spill_bytes at 128 bytes a synthetic event); the oldest
     past them are dropped and counted."""
-    client = make_client(server.url, push_buffer_size=64, max_spill_bytes=4096)
+    client = make_client(server.url, transport, push_buffer_size=64, max_spill_bytes=4096)
     clients.append(client)
     await client.connect()
     for i in range(1, 10):
@@ -79,10 +79,10 @@ async def test_synthetic_events_bounded(server: PhoenixTestServer,
 
 
 async def test_bad_params_do_not_wedge(server: PhoenixTestServer,
-                                       clients: list[fastphx.Client]) -> None:
+                                       clients: list[fastphx.Client], transport: str) -> None:
     """join_topic with unencodable params raises TypeError and changes nothing: after a drop
     the client is CONNECTED again and pushes are answered."""
-    client = make_client(server.url)
+    client = make_client(server.url, transport)
     clients.append(client)
     await client.connect()
     with pytest.raises(TypeError):

@@ -152,8 +152,9 @@ FAULTS: dict[str, Callable[[Cycle], Awaitable[None]]] = {
 }
 
 
-async def run_cycles(server: PhoenixTestServer, proxy: FaultProxy, fault: str) -> None:
-    client = make_client(proxy.url_for(server.url), heartbeat_interval=HEARTBEAT,
+async def run_cycles(server: PhoenixTestServer, proxy: FaultProxy, fault: str,
+                     transport: str) -> None:
+    client = make_client(proxy.url_for(server.url), transport, heartbeat_interval=HEARTBEAT,
                          close_timeout=CLOSE_TIMEOUT, connect_timeout=0.3 * SCALE)
     cycle = Cycle(server, proxy, client)
     try:
@@ -175,11 +176,53 @@ async def run_cycles(server: PhoenixTestServer, proxy: FaultProxy, fault: str) -
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_fault_cycles(server: PhoenixTestServer, fault: str) -> None:
+async def test_fault_cycles(server: PhoenixTestServer, fault: str, transport: str) -> None:
     """Ten cycles of one fault: the client recovers fully each time and leaks nothing."""
     fds, tasks = open_fds(), live_tasks()
     async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
-        await run_cycles(server, proxy, fault)
+        await run_cycles(server, proxy, fault, transport)
         await proxy.wait_for_active(0, TIMEOUT)
     await server.wait_for_connections(0, timeout=TIMEOUT)
     await wait_until(lambda: (open_fds(), live_tasks()) == (fds, tasks))
+
+
+@pytest.mark.parametrize("fault", ["cut", "reset"])
+async def test_dial_ended_during_handshake(server: PhoenixTestServer, fault: str,
+                                           transport: str) -> None:
+    """A connection ended before the upgrade is answered fails connect() typed, promptly,
+    leaking nothing: ConnectError (aiohttp retries the upgrade once, on a connection that
+    hangs too, and ends with ConnectTimeout)."""
+    fds, tasks = open_fds(), live_tasks()
+    async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
+        proxy.hang(True)
+        client = make_client(proxy.url_for(server.url), transport, connect_timeout=1.0 * SCALE)
+        connecting = asyncio.ensure_future(client.connect())
+        await proxy.wait_for(lambda: proxy.hung == 1, TIMEOUT)
+        getattr(proxy, fault)()
+        expected = fastphx.ConnectTimeout if transport == "aiohttp" else fastphx.ConnectError
+        with pytest.raises(expected):
+            await asyncio.wait_for(connecting, TIMEOUT)
+        assert client.status is Status.CLOSED
+    await wait_until(lambda: (open_fds(), live_tasks()) == (fds, tasks))
+
+
+async def test_stall_redialed_without_waiting_for_close(server: PhoenixTestServer,
+                                                        transport: str) -> None:
+    """A silent link is given up within two heartbeat intervals even with a long
+    close_timeout: the redial does not wait for a close handshake the dead link cannot
+    complete (that wait goes on in the background)."""
+    async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
+        client = make_client(proxy.url_for(server.url), transport, heartbeat_interval=HEARTBEAT,
+                             close_timeout=10 * TIMEOUT)
+        try:
+            await client.connect()
+            events = client.pushes(events={"reconnecting"})
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            proxy.stall()
+            await asyncio.wait_for(anext(events), TIMEOUT)
+            detected = loop.time() - start
+        finally:
+            proxy.resume()  # the old link's close handshake completes
+            await client.close()
+    assert detected <= 2 * HEARTBEAT + 0.25 * SCALE, detected

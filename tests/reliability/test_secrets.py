@@ -28,8 +28,8 @@ def assert_no_secret(*texts: str) -> None:
             assert secret not in text, f"secret in {text[:200]!r}"
 
 
-async def failed_connect(url: str, **options: object) -> fastphx.FastphxError:
-    client = make_client(url, **options)
+async def failed_connect(url: str, transport: str, **options: object) -> fastphx.FastphxError:
+    client = make_client(url, transport, **options)
     with pytest.raises(fastphx.FastphxError) as info:
         await client.connect()
     assert_no_secret(repr(client), client.url, str(info.value), repr(info.value))
@@ -37,38 +37,41 @@ async def failed_connect(url: str, **options: object) -> fastphx.FastphxError:
 
 
 @pytest.mark.parametrize("status", [403, 500])
-async def test_refused_handshake_error_text(server: PhoenixTestServer, status: int) -> None:
+async def test_refused_handshake_error_text(server: PhoenixTestServer, status: int,
+                                            transport: str) -> None:
     """HTTP 403 / 500 on the upgrade: the error's text and repr hold no secret."""
     server.refuse_next(1, status=status)
-    await failed_connect(server.url)
+    await failed_connect(server.url, transport)
 
 
 @pytest.mark.parametrize("status", [403, 500])
-async def test_refused_handshake_error_chain(server: PhoenixTestServer, status: int) -> None:
+async def test_refused_handshake_error_chain(server: PhoenixTestServer, status: int,
+                                             transport: str) -> None:
     """HTTP 403 / 500 on the upgrade: nothing in the error's __cause__/__context__ chain holds
     a secret."""
     server.refuse_next(1, status=status)
-    error = await failed_connect(server.url)
+    error = await failed_connect(server.url, transport)
     assert_no_secret(*(f"{e!s} {e!r} {e.args!r}" for e in error_chain(error)))
 
 
-async def test_unreachable_and_hung_errors(server: PhoenixTestServer) -> None:
+async def test_unreachable_and_hung_errors(server: PhoenixTestServer, transport: str) -> None:
     """Refused TCP and a hung handshake: errors and their chains hold no secret."""
     async with FaultProxy("127.0.0.1", server_port(server)) as proxy:
         url = proxy.url_for(server.url)
         proxy.refuse(True)
-        refused = await failed_connect(url)
+        refused = await failed_connect(url, transport)
         proxy.refuse(False)
         proxy.hang(True)
-        hung = await failed_connect(url, connect_timeout=0.2)
+        hung = await failed_connect(url, transport, connect_timeout=0.2)
     for error in (refused, hung):
         assert_no_secret(*(f"{e!s} {e!r} {e.args!r}" for e in error_chain(error)))
 
 
 async def test_redial_refused_reconnect_failed_event(server: PhoenixTestServer,
-                                                     clients: list[fastphx.Client]) -> None:
+                                                     clients: list[fastphx.Client],
+                                                     transport: str) -> None:
     """A redial refused with 403 ends the session; its event and error hold no secret."""
-    client = make_client(server.url)
+    client = make_client(server.url, transport)
     clients.append(client)
     await client.connect()
     events = client.pushes(events={"reconnect_failed"})
@@ -78,11 +81,11 @@ async def test_redial_refused_reconnect_failed_event(server: PhoenixTestServer,
     assert_no_secret(repr(failed.payload), repr(client), str(client.error))
 
 
-async def test_url_password_redacted(server: PhoenixTestServer) -> None:
+async def test_url_password_redacted(server: PhoenixTestServer, transport: str) -> None:
     """A password in the URL's userinfo is redacted like the api_key."""
     url = server.url.replace("ws://", f"ws://user:{PASSWORD}@")
     server.refuse_next(1, status=500)
-    await failed_connect(url)
+    await failed_connect(url, transport)
 
 
 def test_debug_log_has_no_secret_so_far(debug_log: CapturedLog) -> None:

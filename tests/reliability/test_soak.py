@@ -40,9 +40,10 @@ async def consume(stream: fastphx.PushStream, total: int) -> list[int]:
 
 
 async def test_soak_lossless_in_order_flat_rss(server: PhoenixTestServer,
-                                               clients: list[fastphx.Client]) -> None:
+                                               clients: list[fastphx.Client],
+                                               transport: str) -> None:
     """PUSHES pushes, each read, all in order, none dropped; RSS flat after warm-up."""
-    client = make_client(server.url)
+    client = make_client(server.url, transport)
     clients.append(client)
     await client.connect()
     stream = client.pushes(topic="room:0", events={"n"})
