@@ -162,8 +162,9 @@ class Client:
         connect_timeout: seconds for the WebSocket handshake (10).
         reply_timeout: the default seconds a push or join waits for its reply (10).
         eager_payloads: parse every payload in the reader, in the same pass as its header
-            (``decode_eager``), instead of on first read. Use it when every payload is
-            read: it measured at least as fast as lazy reading (bench/e2e.py). The default
+            (``decode_eager``), instead of on first read. For when every payload is read:
+            fewer instructions per push than lazy reading (bench/e2e_instructions.py),
+            the same time within noise (bench/e2e.py). The default
             (lazy) is cheapest when payloads are filtered, forwarded or read only
             sometimes; every payload is validated at decode either way.
         reconnect_delay: ``attempt -> seconds`` before each redial (default: exponential
