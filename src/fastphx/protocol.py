@@ -520,7 +520,8 @@ class ClientProtocol:
         if timeout is None:
             timeout = self.reply_timeout
         if channel is not None and channel.state is _JOINED and self.socket_open:
-            # Sent now (the hot path: encoded first, so a TypeError changes nothing).
+            # Sent now (the hot path). Encoded before anything is registered or queued: a
+            # TypeError leaves nothing behind but a skipped ref number.
             ref, join_ref = self.refs.next_ref(), channel.join_ref
             data = (encode_binary if binary else encode)(join_ref, ref, topic, event, payload)
             self._out.append((data, binary))
