@@ -103,17 +103,13 @@ def _header_str(token: bytes) -> str | None:
 def _payload(b: bytes, ps: int) -> tuple[int, int]:
     """Where the payload lies between `ps` and the frame's final ']', whitespace stripped
     (an empty range if there is none)."""
-    end = len(b)
-    while end > ps and b[end - 1] in _WS_BYTES:
-        end -= 1
-    if end <= ps + 1 or b[end - 1] != 0x5D:  # ']'
+    # C-speed strips (a frame padded with megabytes of whitespace costs no Python loop);
+    # rstrip returns the bytes itself when there is nothing to strip.
+    close = len(b.rstrip(_WS_BYTES)) - 1  # where the final ']' must stand
+    if close <= ps or b[close] != 0x5D:  # ']'
         return ps, ps
-    end -= 1
-    while end > ps and b[end - 1] in _WS_BYTES:
-        end -= 1
-    while ps < end and b[ps] in _WS_BYTES:
-        ps += 1
-    return ps, end
+    inner = b[ps:close]
+    return ps + len(inner) - len(inner.lstrip(_WS_BYTES)), ps + len(inner.rstrip(_WS_BYTES))
 
 
 def _payload_start(b: bytes, jr: str | None, ref: str | None, topic: str, event: str) -> int:
