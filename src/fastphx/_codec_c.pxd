@@ -27,9 +27,6 @@ cdef class Frame:
 cdef Frame _fill(Frame f, object join_ref, object ref, object topic, object event, bytes data,
                  Py_ssize_t start, Py_ssize_t end, object payload, bint binary)
 
-cdef Frame _frame(object join_ref, object ref, object topic, object event, bytes data,
-                  Py_ssize_t start, Py_ssize_t end, object payload, bint binary)
-
 
 cdef class Router:
     cdef dict _channels

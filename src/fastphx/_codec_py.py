@@ -194,6 +194,8 @@ def _fill(
     payload: Any,
     binary: bool,
 ) -> Frame:
+    """Sets every field of ``f`` (a new ``Frame.__new__(Frame)``, or ``self`` in __init__):
+    the payload is ``data[start:end]``, ``payload`` UNPARSED until first read."""
     f._join_ref = join_ref
     f._ref = ref
     f._topic = topic
@@ -204,23 +206,6 @@ def _fill(
     f._payload = payload
     f._binary = binary
     return f
-
-
-def _frame(
-    join_ref: str | None,
-    ref: str | None,
-    topic: str,
-    event: str,
-    data: bytes,
-    start: int,
-    end: int,
-    payload: Any,
-    binary: bool,
-) -> Frame:
-    """A new Frame from decoded parts: the payload is ``data[start:end]`` (``payload``
-    UNPARSED: parsed on first read)."""
-    return _fill(Frame.__new__(Frame), join_ref, ref, topic, event, data, start, end, payload,
-                 binary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +221,8 @@ def decode(data: bytes | bytearray | memoryview | str) -> Frame:
     bytearray, memoryview or str.
     """
     join_ref, ref, topic, event, b, start, end, payload = scan_text(data, False)
-    return _frame(join_ref, ref, topic, event, b, start, end, payload, False)
+    return _fill(Frame.__new__(Frame), join_ref, ref, topic, event, b, start, end, payload,
+                 False)
 
 
 def decode_eager(data: bytes | bytearray | memoryview | str) -> Frame:
@@ -247,7 +233,8 @@ def decode_eager(data: bytes | bytearray | memoryview | str) -> Frame:
     payload) or TypeError, like decode().
     """
     join_ref, ref, topic, event, b, start, end, payload = scan_text(data, True)
-    return _frame(join_ref, ref, topic, event, b, start, end, payload, False)
+    return _fill(Frame.__new__(Frame), join_ref, ref, topic, event, b, start, end, payload,
+                 False)
 
 
 def _check_str(value: object, what: str, nullable: bool) -> None:
@@ -331,12 +318,13 @@ def decode_binary(data: bytes | bytearray | memoryview) -> Frame:
     fields, pos = _binary_fields(b, nf)
     raw = b[pos:]
     n = len(raw)
+    f = Frame.__new__(Frame)
     if kind == 0:
-        return _frame(fields[0], None, fields[1], fields[2], raw, 0, n, raw, True)
+        return _fill(f, fields[0], None, fields[1], fields[2], raw, 0, n, raw, True)
     if kind == 1:
         reply = {"status": fields[3], "response": raw}
-        return _frame(fields[0], fields[1], fields[2], _PHX_REPLY, raw, 0, n, reply, True)
-    return _frame(None, None, fields[0], fields[1], raw, 0, n, raw, True)
+        return _fill(f, fields[0], fields[1], fields[2], _PHX_REPLY, raw, 0, n, reply, True)
+    return _fill(f, None, None, fields[0], fields[1], raw, 0, n, raw, True)
 
 
 def _field_bytes(value: str | None, what: str) -> bytes:
