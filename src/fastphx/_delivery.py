@@ -103,11 +103,8 @@ class PushStream:
             item = buf.popleft()
             if len(buf) >= self._cap:  # it was past its bound: one spilled push less
                 self._delivery.unspill(self)
-            space = self.space_waiter
-            if space is not None and len(buf) <= self._low:
-                self.space_waiter = None
-                if not space.done():
-                    space.set_result(None)
+            if self.space_waiter is not None and len(buf) <= self._low:
+                self._release_space()
             return item
         return await self._wait()
 
@@ -144,12 +141,15 @@ class PushStream:
         items = [buf.popleft() for _ in range(count)]
         for _ in range(over):
             self._delivery.unspill(self)
-        space = self.space_waiter
-        if space is not None and len(buf) <= self._low:
-            self.space_waiter = None
-            if not space.done():
-                space.set_result(None)
+        if self.space_waiter is not None and len(buf) <= self._low:
+            self._release_space()
         return items
+
+    def _release_space(self) -> None:
+        """Wake the reader waiting for room (the buffer is down to its low-water mark)."""
+        space, self.space_waiter = self.space_waiter, None
+        if space is not None and not space.done():
+            space.set_result(None)
 
     def _wake(self) -> None:
         waiter = self.waiter
